@@ -1,0 +1,1 @@
+//! Bulk importers (in progress).

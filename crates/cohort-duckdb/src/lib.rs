@@ -1,0 +1,1 @@
+//! DuckDB store (in progress).

@@ -1,0 +1,34 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Platform, UserId};
+
+/// Attributes of a registered user (Segment `identify` traits).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// User id.
+    pub id: UserId,
+    /// Registration instant.
+    pub registered_at: Option<DateTime<Utc>>,
+    /// Platform the user registered on.
+    pub platform: Option<Platform>,
+    /// Acquisition channel.
+    pub channel: Option<String>,
+    /// Birthday (shop-local date).
+    pub birthday: Option<NaiveDate>,
+    /// Gender as given.
+    pub gender: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Phone number (PII: masked in outputs).
+    pub phone: Option<String>,
+    /// Every other trait.
+    pub traits: serde_json::Map<String, serde_json::Value>,
+}
+
+impl User {
+    /// A user with only an id.
+    pub fn new(id: UserId) -> Self {
+        User { id, registered_at: None, platform: None, channel: None, birthday: None, gender: None, city: None, phone: None, traits: serde_json::Map::new() }
+    }
+}

@@ -1,0 +1,227 @@
+//! The reference in-memory store.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use cohort_model::{Batch, Event, EventId, Order, OrderId, PersonId, Product, ProductId, Profile, User, UserId};
+
+use crate::{EventStore, ImportRecord, PersonHistory, RejectedRow, Result, StoreStats, WriteSource, WriteSummary, WriteTxn};
+
+/// An [`EventStore`] held in memory. Same semantics as the database
+/// backends; used by engine tests and as the conformance suite's reference.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    events: BTreeMap<EventId, Event>,
+    orders: BTreeMap<OrderId, Order>,
+    users: BTreeMap<UserId, User>,
+    products: BTreeMap<ProductId, Product>,
+    profiles: BTreeMap<PersonId, Profile>,
+    imports: Vec<ImportRecord>,
+    rejected: Vec<RejectedRow>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave half a commit behind
+        // (commits apply to owned data first), so poisoning is ignored.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct MemoryTxn<'a> {
+    store: &'a MemoryStore,
+    source: WriteSource,
+    staged: Batch,
+    rejected: Vec<RejectedRow>,
+}
+
+impl WriteTxn for MemoryTxn<'_> {
+    fn write(&mut self, batch: &Batch) -> Result<()> {
+        self.staged.users.extend_from_slice(&batch.users);
+        self.staged.products.extend_from_slice(&batch.products);
+        self.staged.events.extend_from_slice(&batch.events);
+        self.staged.orders.extend_from_slice(&batch.orders);
+        Ok(())
+    }
+
+    fn reject(&mut self, row: RejectedRow) -> Result<()> {
+        self.rejected.push(row);
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>, rows_read: u64) -> Result<ImportRecord> {
+        let mut inner = self.store.lock();
+        let mut summary = WriteSummary { rows_rejected: self.rejected.len() as u64, ..Default::default() };
+        let staged = self.staged;
+        for user in staged.users {
+            summary.users_upserted += 1;
+            inner.users.insert(user.id.clone(), user);
+        }
+        for product in staged.products {
+            summary.products_upserted += 1;
+            inner.products.insert(product.id.clone(), product);
+        }
+        for event in staged.events {
+            if inner.events.contains_key(&event.id) {
+                summary.events_duplicate += 1;
+            } else {
+                summary.events_new += 1;
+                inner.events.insert(event.id.clone(), event);
+            }
+        }
+        for order in staged.orders {
+            if let Some(existing) = inner.orders.get_mut(&order.id) {
+                summary.orders_duplicate += 1;
+                // Lines of a known order can arrive in later batches (an
+                // invoice split across files): keep the new line numbers.
+                let known: HashSet<u32> = existing.lines.iter().map(|l| l.line_no).collect();
+                for line in order.lines {
+                    if !known.contains(&line.line_no) {
+                        summary.lines_new += 1;
+                        existing.lines.push(line);
+                    }
+                }
+                existing.lines.sort_by_key(|l| l.line_no);
+            } else {
+                let mut order = order;
+                let mut seen = HashSet::new();
+                order.lines.retain(|l| seen.insert(l.line_no));
+                order.lines.sort_by_key(|l| l.line_no);
+                summary.orders_new += 1;
+                summary.lines_new += order.lines.len() as u64;
+                inner.orders.insert(order.id.clone(), order);
+            }
+        }
+        inner.rejected.extend(self.rejected);
+        let record = ImportRecord {
+            id: inner.imports.len() as i64 + 1,
+            source: self.source,
+            rows_read,
+            summary,
+            finished_at: Utc::now(),
+        };
+        inner.imports.push(record.clone());
+        Ok(record)
+    }
+}
+
+impl EventStore for MemoryStore {
+    fn begin_write(&self, source: WriteSource) -> Result<Box<dyn WriteTxn + '_>> {
+        Ok(Box::new(MemoryTxn { store: self, source, staged: Batch::default(), rejected: Vec::new() }))
+    }
+
+    fn find_import(&self, checksum: &str) -> Result<Option<ImportRecord>> {
+        Ok(self.lock().imports.iter().find(|r| r.source.checksum.as_deref() == Some(checksum)).cloned())
+    }
+
+    fn imports(&self) -> Result<Vec<ImportRecord>> {
+        Ok(self.lock().imports.clone())
+    }
+
+    fn rejected_rows(&self, limit: usize) -> Result<Vec<RejectedRow>> {
+        Ok(self.lock().rejected.iter().take(limit).cloned().collect())
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        let inner = self.lock();
+        let persons: BTreeSet<&PersonId> = inner
+            .events
+            .values()
+            .filter_map(|e| e.person_id.as_ref())
+            .chain(inner.orders.values().filter_map(|o| o.person_id.as_ref()))
+            .collect();
+        let instants = inner.events.values().map(|e| e.timestamp).chain(inner.orders.values().map(|o| o.placed_at));
+        let (first_at, last_at) = instants.fold((None, None), |(lo, hi): (Option<DateTime<Utc>>, Option<DateTime<Utc>>), t| {
+            (Some(lo.map_or(t, |l| l.min(t))), Some(hi.map_or(t, |h| h.max(t))))
+        });
+        Ok(StoreStats {
+            events: inner.events.len() as u64,
+            orders: inner.orders.len() as u64,
+            order_lines: inner.orders.values().map(|o| o.lines.len() as u64).sum(),
+            products: inner.products.len() as u64,
+            users: inner.users.len() as u64,
+            persons: persons.len() as u64,
+            profiles: inner.profiles.len() as u64,
+            first_at,
+            last_at,
+        })
+    }
+
+    fn products(&self) -> Result<Vec<Product>> {
+        Ok(self.lock().products.values().cloned().collect())
+    }
+
+    fn scan_histories(&self, visit: &mut dyn FnMut(PersonHistory) -> Result<()>) -> Result<()> {
+        let histories: Vec<PersonHistory> = {
+            let inner = self.lock();
+            let mut people: BTreeMap<PersonId, PersonHistory> = BTreeMap::new();
+            for user in inner.users.values() {
+                let p = PersonId::from(user.id.clone());
+                people.entry(p.clone()).or_insert_with(|| empty_history(p)).user = Some(user.clone());
+            }
+            for event in inner.events.values() {
+                if let Some(p) = &event.person_id {
+                    people.entry(p.clone()).or_insert_with(|| empty_history(p.clone())).events.push(event.clone());
+                }
+            }
+            for order in inner.orders.values() {
+                if let Some(p) = &order.person_id {
+                    people.entry(p.clone()).or_insert_with(|| empty_history(p.clone())).orders.push(order.clone());
+                }
+            }
+            for (person, history) in people.iter_mut() {
+                if history.user.is_none() {
+                    history.user = UserId::new(person.as_str()).ok().and_then(|u| inner.users.get(&u).cloned());
+                }
+                history.events.sort_by(|a, b| (a.timestamp, &a.id).cmp(&(b.timestamp, &b.id)));
+                history.orders.sort_by(|a, b| (a.placed_at, &a.id).cmp(&(b.placed_at, &b.id)));
+            }
+            people.into_values().collect()
+        };
+        for history in histories {
+            visit(history)?;
+        }
+        Ok(())
+    }
+
+    fn history(&self, person: &PersonId) -> Result<Option<PersonHistory>> {
+        let mut found = None;
+        self.scan_histories(&mut |h| {
+            if &h.person_id == person {
+                found = Some(h);
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    fn replace_profiles(&self, profiles: &[Profile]) -> Result<()> {
+        let fresh = profiles.iter().map(|p| (p.person_id.clone(), p.clone())).collect();
+        self.lock().profiles = fresh;
+        Ok(())
+    }
+
+    fn profile(&self, person: &PersonId) -> Result<Option<Profile>> {
+        Ok(self.lock().profiles.get(person).cloned())
+    }
+
+    fn scan_profiles(&self, visit: &mut dyn FnMut(Profile) -> Result<()>) -> Result<()> {
+        let profiles: Vec<Profile> = self.lock().profiles.values().cloned().collect();
+        profiles.into_iter().try_for_each(visit)
+    }
+}
+
+fn empty_history(person_id: PersonId) -> PersonHistory {
+    PersonHistory { person_id, user: None, events: Vec::new(), orders: Vec::new() }
+}
