@@ -86,11 +86,7 @@ impl EventName {
     /// Parses a stored or SDK-sent name. Matching of known names ignores case
     /// and `_` / `-` separators (`product_viewed` is `Product Viewed`).
     pub fn parse(name: &str) -> EventName {
-        let key: String = name
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '_' | '-'))
-            .flat_map(char::to_lowercase)
-            .collect();
+        let key: String = name.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect();
         match key.as_str() {
             "pageviewed" | "page" | "screen" | "screenviewed" | "visit" => EventName::PageViewed,
             "productssearched" | "search" => EventName::ProductsSearched,

@@ -27,6 +27,15 @@ pub struct Product {
 impl Product {
     /// A product with only an id.
     pub fn new(id: ProductId) -> Self {
-        Product { id, name: None, category: None, price: None, brand: None, launched_at: None, consumable: false, in_stock: true }
+        Product {
+            id,
+            name: None,
+            category: None,
+            price: None,
+            brand: None,
+            launched_at: None,
+            consumable: false,
+            in_stock: true,
+        }
     }
 }

@@ -29,9 +29,7 @@ impl ShopTime {
 
     /// Shop time from an IANA zone name such as `Asia/Shanghai`.
     pub fn from_name(name: &str) -> Result<Self, ModelError> {
-        name.parse::<Tz>()
-            .map(ShopTime::new)
-            .map_err(|_| ModelError::UnknownTimeZone(name.to_string()))
+        name.parse::<Tz>().map(ShopTime::new).map_err(|_| ModelError::UnknownTimeZone(name.to_string()))
     }
 
     /// The zone.
@@ -67,11 +65,7 @@ impl ShopTime {
         // Midnight can be skipped by a DST jump in some zones: take the
         // earliest valid local time after it.
         (0..24)
-            .find_map(|h| {
-                (midnight + chrono::Duration::hours(h))
-                    .and_local_timezone(self.tz)
-                    .earliest()
-            })
+            .find_map(|h| (midnight + chrono::Duration::hours(h)).and_local_timezone(self.tz).earliest())
             .expect("a day has a valid local hour")
             .with_timezone(&Utc)
     }

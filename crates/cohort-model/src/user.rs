@@ -29,6 +29,16 @@ pub struct User {
 impl User {
     /// A user with only an id.
     pub fn new(id: UserId) -> Self {
-        User { id, registered_at: None, platform: None, channel: None, birthday: None, gender: None, city: None, phone: None, traits: serde_json::Map::new() }
+        User {
+            id,
+            registered_at: None,
+            platform: None,
+            channel: None,
+            birthday: None,
+            gender: None,
+            city: None,
+            phone: None,
+            traits: serde_json::Map::new(),
+        }
     }
 }

@@ -97,7 +97,11 @@ fn dropped_write_leaves_nothing(store: &dyn EventStore) {
         // dropped without commit
     }
     let stats = store.stats().unwrap();
-    assert_eq!((stats.events, stats.orders, stats.users, stats.products), (0, 0, 0, 0), "a dropped write must leave nothing");
+    assert_eq!(
+        (stats.events, stats.orders, stats.users, stats.products),
+        (0, 0, 0, 0),
+        "a dropped write must leave nothing"
+    );
     assert!(store.imports().unwrap().is_empty(), "a dropped write must not be recorded as an import");
 }
 
@@ -114,7 +118,11 @@ fn writes_are_idempotent(store: &dyn EventStore) {
     let mut txn = store.begin_write(source).unwrap();
     txn.write(&sample_batch()).unwrap();
     let second = txn.commit(10).unwrap();
-    assert_eq!((second.summary.events_new, second.summary.orders_new, second.summary.lines_new), (0, 0, 0), "re-writing stored ids adds nothing");
+    assert_eq!(
+        (second.summary.events_new, second.summary.orders_new, second.summary.lines_new),
+        (0, 0, 0),
+        "re-writing stored ids adds nothing"
+    );
     assert_eq!(second.summary.events_duplicate, 3);
     let stats = store.stats().unwrap();
     assert_eq!((stats.events, stats.orders, stats.order_lines, stats.users, stats.products), (3, 2, 3, 1, 1));
@@ -146,7 +154,11 @@ fn histories_group_and_order(store: &dyn EventStore) {
     let viewed = &alice.events[1];
     assert_eq!(viewed.product_id.as_ref().unwrap().as_str(), "p1");
     assert_eq!(viewed.price, Some(Money::from_fen(1990)));
-    assert_eq!(viewed.properties.get("colour").and_then(|v| v.as_str()), Some("红色"), "custom properties and Chinese text survive");
+    assert_eq!(
+        viewed.properties.get("colour").and_then(|v| v.as_str()),
+        Some("红色"),
+        "custom properties and Chinese text survive"
+    );
     assert_eq!(store.history(&PersonId::new("bob").unwrap()).unwrap().unwrap().events.len(), 1);
     assert!(store.history(&PersonId::new("nobody").unwrap()).unwrap().is_none());
 }
@@ -165,7 +177,12 @@ pub fn profile(person: &str) -> Profile {
         inactive_days: 7,
         visit_days_30d: 2,
         orders: Windowed { d30: 1, d90: 1, d180: 1, lifetime: 1 },
-        monetary: Windowed { d30: Money::from_fen(4480), d90: Money::from_fen(4480), d180: Money::from_fen(4480), lifetime: Money::from_fen(4480) },
+        monetary: Windowed {
+            d30: Money::from_fen(4480),
+            d90: Money::from_fen(4480),
+            d180: Money::from_fen(4480),
+            lifetime: Money::from_fen(4480),
+        },
         aov: Some(Money::from_fen(4480)),
         refunds: 0,
         refunded: Money::ZERO,
@@ -217,7 +234,13 @@ fn profiles_round_trip(store: &dyn EventStore) {
 fn imports_and_rejections_are_recorded(store: &dyn EventStore) {
     let source = WriteSource { kind: "csv".into(), file: Some("x.csv".into()), checksum: Some("feed".into()) };
     let mut txn = store.begin_write(source.clone()).unwrap();
-    txn.reject(RejectedRow { file: "x.csv".into(), line: 7, reason: "column \"price\": not a number".into(), raw: "a,b".into() }).unwrap();
+    txn.reject(RejectedRow {
+        file: "x.csv".into(),
+        line: 7,
+        reason: "column \"price\": not a number".into(),
+        raw: "a,b".into(),
+    })
+    .unwrap();
     {
         // a rejected row in a dropped write is not kept either
         let mut other = store.begin_write(WriteSource::default()).unwrap();

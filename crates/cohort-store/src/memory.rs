@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use cohort_model::{Batch, Event, EventId, Order, OrderId, PersonId, Product, ProductId, Profile, User, UserId};
 
-use crate::{EventStore, ImportRecord, PersonHistory, RejectedRow, Result, StoreStats, WriteSource, WriteSummary, WriteTxn};
+use crate::{
+    EventStore, ImportRecord, PersonHistory, RejectedRow, Result, StoreStats, WriteSource, WriteSummary, WriteTxn,
+};
 
 /// An [`EventStore`] held in memory. Same semantics as the database
 /// backends; used by engine tests and as the conformance suite's reference.
@@ -142,9 +144,10 @@ impl EventStore for MemoryStore {
             .chain(inner.orders.values().filter_map(|o| o.person_id.as_ref()))
             .collect();
         let instants = inner.events.values().map(|e| e.timestamp).chain(inner.orders.values().map(|o| o.placed_at));
-        let (first_at, last_at) = instants.fold((None, None), |(lo, hi): (Option<DateTime<Utc>>, Option<DateTime<Utc>>), t| {
-            (Some(lo.map_or(t, |l| l.min(t))), Some(hi.map_or(t, |h| h.max(t))))
-        });
+        let (first_at, last_at) =
+            instants.fold((None, None), |(lo, hi): (Option<DateTime<Utc>>, Option<DateTime<Utc>>), t| {
+                (Some(lo.map_or(t, |l| l.min(t))), Some(hi.map_or(t, |h| h.max(t))))
+            });
         Ok(StoreStats {
             events: inner.events.len() as u64,
             orders: inner.orders.len() as u64,
