@@ -71,10 +71,16 @@ pub struct Profile {
     pub inactive_days: i64,
     /// Distinct shop-local days with activity in the last 30 days.
     pub visit_days_30d: u32,
-    /// Purchases per window (F of RFM).
+    /// Purchases per window.
     pub orders: Windowed<u32>,
-    /// Amount paid per window (M of RFM), refunds not subtracted.
+    /// Amount paid per window, refunds not subtracted.
     pub monetary: Windowed<Money>,
+    /// Purchases within the value window (`[segments.value] window_days`,
+    /// default 365 days): the F of value tiers and quantile RFM.
+    pub value_orders: u32,
+    /// Amount paid within the value window, refunds not subtracted: the M of
+    /// value tiers and quantile RFM.
+    pub value_monetary: Money,
     /// Lifetime average order value.
     pub aov: Option<Money>,
     /// Refunds, lifetime.

@@ -183,6 +183,8 @@ pub fn profile(person: &str) -> Profile {
             d180: Money::from_fen(4480),
             lifetime: Money::from_fen(4480),
         },
+        value_orders: 1,
+        value_monetary: Money::from_fen(4480),
         aov: Some(Money::from_fen(4480)),
         refunds: 0,
         refunded: Money::ZERO,
@@ -219,7 +221,7 @@ fn profiles_round_trip(store: &dyn EventStore) {
     store.replace_profiles(&[bob.clone(), alice.clone()]).unwrap();
     assert_eq!(store.profile(&alice.person_id).unwrap().as_ref(), Some(&alice), "a profile reads back exactly");
     assert_eq!(store.profile(&bob.person_id).unwrap().as_ref(), Some(&bob));
-    store.replace_profiles(&[alice.clone()]).unwrap();
+    store.replace_profiles(std::slice::from_ref(&alice)).unwrap();
     let mut ids = Vec::new();
     store
         .scan_profiles(&mut |p| {
