@@ -1,1 +1,0 @@
-//! Synthetic shop generator (in progress).
