@@ -243,12 +243,13 @@ fn imports_and_rejections_are_recorded(store: &dyn EventStore) {
         raw: "a,b".into(),
     })
     .unwrap();
+    let record = txn.commit(12).unwrap();
     {
-        // a rejected row in a dropped write is not kept either
+        // a rejected row in a dropped write is not kept either (writes are
+        // serialised, so this one starts after the commit above)
         let mut other = store.begin_write(WriteSource::default()).unwrap();
         other.reject(RejectedRow { file: "y.csv".into(), line: 1, reason: "bad".into(), raw: String::new() }).unwrap();
     }
-    let record = txn.commit(12).unwrap();
     assert_eq!(record.rows_read, 12);
     assert_eq!(record.summary.rows_rejected, 1);
     assert_eq!(store.find_import("feed").unwrap().map(|r| r.id), Some(record.id));

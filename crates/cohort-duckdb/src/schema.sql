@@ -1,0 +1,106 @@
+-- Cohort's embedded event store. Instants are UTC TIMESTAMPs; money is
+-- integer fen; JSON objects are stored as text. No primary keys on the big
+-- tables: deduplication happens once per write (anti-join against staged
+-- rows), which keeps bulk appends fast.
+CREATE TABLE IF NOT EXISTS events (
+    event_id     VARCHAR NOT NULL,
+    person_id    VARCHAR,
+    user_id      VARCHAR,
+    anonymous_id VARCHAR,
+    event        VARCHAR NOT NULL,
+    ts           TIMESTAMP NOT NULL,
+    platform     VARCHAR,
+    channel      VARCHAR,
+    product_id   VARCHAR,
+    category     VARCHAR,
+    price_fen    BIGINT,
+    quantity     BIGINT,
+    order_id     VARCHAR,
+    revenue_fen  BIGINT,
+    discount_fen BIGINT,
+    coupon       VARCHAR,
+    query        VARCHAR,
+    rating       UTINYINT,
+    review_body  VARCHAR,
+    properties   VARCHAR
+);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id     VARCHAR NOT NULL,
+    kind         VARCHAR NOT NULL,
+    person_id    VARCHAR,
+    user_id      VARCHAR,
+    anonymous_id VARCHAR,
+    placed_at    TIMESTAMP NOT NULL,
+    platform     VARCHAR,
+    channel      VARCHAR,
+    total_fen    BIGINT NOT NULL,
+    discount_fen BIGINT NOT NULL,
+    shipping_fen BIGINT NOT NULL,
+    coupon       VARCHAR,
+    refund_of    VARCHAR,
+    properties   VARCHAR
+);
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_id       VARCHAR NOT NULL,
+    line_no        UINTEGER NOT NULL,
+    product_id     VARCHAR NOT NULL,
+    quantity       BIGINT NOT NULL,
+    unit_price_fen BIGINT NOT NULL,
+    category       VARCHAR
+);
+CREATE TABLE IF NOT EXISTS users (
+    user_id       VARCHAR NOT NULL,
+    registered_at TIMESTAMP,
+    platform      VARCHAR,
+    channel       VARCHAR,
+    birthday      DATE,
+    gender        VARCHAR,
+    city          VARCHAR,
+    phone         VARCHAR,
+    traits        VARCHAR
+);
+CREATE TABLE IF NOT EXISTS products (
+    product_id  VARCHAR NOT NULL,
+    name        VARCHAR,
+    category    VARCHAR,
+    price_fen   BIGINT,
+    brand       VARCHAR,
+    launched_at TIMESTAMP,
+    consumable  BOOLEAN NOT NULL,
+    in_stock    BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS imports (
+    import_id   BIGINT NOT NULL,
+    kind        VARCHAR NOT NULL,
+    file        VARCHAR,
+    checksum    VARCHAR,
+    rows_read   BIGINT NOT NULL,
+    summary     VARCHAR NOT NULL,
+    finished_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejected_rows (
+    import_id BIGINT NOT NULL,
+    file      VARCHAR NOT NULL,
+    line      BIGINT NOT NULL,
+    reason    VARCHAR NOT NULL,
+    raw       VARCHAR NOT NULL
+);
+-- Derived: replaced as a whole by `cohort compute`. Segment columns are typed
+-- for filtering; `doc` holds the complete profile as JSON.
+CREATE TABLE IF NOT EXISTS profiles (
+    person_id        VARCHAR NOT NULL,
+    as_of            TIMESTAMP NOT NULL,
+    value_tier       VARCHAR NOT NULL,
+    lifecycle        VARCHAR NOT NULL,
+    behaviour        VARCHAR NOT NULL,
+    rfm_segment      VARCHAR,
+    rfm_r            UTINYINT,
+    rfm_f            UTINYINT,
+    rfm_m            UTINYINT,
+    recency_days     BIGINT,
+    inactive_days    BIGINT NOT NULL,
+    orders_lifetime  BIGINT NOT NULL,
+    monetary_fen     BIGINT NOT NULL,
+    top_category     VARCHAR,
+    doc              VARCHAR NOT NULL
+);

@@ -1,0 +1,301 @@
+//! Atomic, idempotent writes through connection-local staging tables.
+
+use std::sync::MutexGuard;
+
+use chrono::Utc;
+use cohort_model::{Batch, Profile};
+use cohort_store::{ImportRecord, RejectedRow, Result, StoreError, WriteSource, WriteSummary, WriteTxn};
+use duckdb::types::Value;
+use duckdb::{params, Connection};
+
+use crate::backend;
+use crate::codec::{date, int, json_map, opt_ts, text, ts};
+
+/// Staging tables mirror the real ones plus a `seq` column recording arrival
+/// order (first event wins; last user / product attributes win).
+const BEGIN: &str = "
+BEGIN TRANSACTION;
+CREATE TEMP TABLE stage_events AS SELECT *, 0::BIGINT AS seq FROM events LIMIT 0;
+CREATE TEMP TABLE stage_orders AS SELECT *, 0::BIGINT AS seq FROM orders LIMIT 0;
+CREATE TEMP TABLE stage_lines AS SELECT *, 0::BIGINT AS seq FROM order_lines LIMIT 0;
+CREATE TEMP TABLE stage_users AS SELECT *, 0::BIGINT AS seq FROM users LIMIT 0;
+CREATE TEMP TABLE stage_products AS SELECT *, 0::BIGINT AS seq FROM products LIMIT 0;
+CREATE TEMP TABLE stage_rejected AS SELECT * EXCLUDE (import_id) FROM rejected_rows LIMIT 0;
+";
+
+pub(crate) struct DuckDbTxn<'a> {
+    conn: Connection,
+    _writer: MutexGuard<'a, ()>,
+    source: WriteSource,
+    seq: i64,
+    staged_events: u64,
+    staged_orders: u64,
+    rejected: u64,
+    open: bool,
+}
+
+impl<'a> DuckDbTxn<'a> {
+    pub(crate) fn begin(conn: Connection, writer: MutexGuard<'a, ()>, source: WriteSource) -> Result<Self> {
+        conn.execute_batch(BEGIN).map_err(backend)?;
+        Ok(DuckDbTxn {
+            conn,
+            _writer: writer,
+            source,
+            seq: 0,
+            staged_events: 0,
+            staged_orders: 0,
+            rejected: 0,
+            open: true,
+        })
+    }
+
+    fn next_seq(&mut self) -> i64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn stage(&mut self, batch: &Batch) -> duckdb::Result<()> {
+        let mut seq = self.seq;
+        let mut next = || {
+            seq += 1;
+            seq
+        };
+        {
+            let mut app = self.conn.appender_to_catalog_and_db("stage_events", "temp", "main")?;
+            for e in &batch.events {
+                app.append_row(params![
+                    e.id.as_str(),
+                    text(e.person_id.as_ref().map(|p| p.as_str())),
+                    text(e.user_id.as_ref().map(|u| u.as_str())),
+                    text(e.anonymous_id.as_ref().map(|a| a.as_str())),
+                    e.name.as_str(),
+                    ts(e.timestamp),
+                    text(e.platform.map(|p| p.as_str())),
+                    text(e.channel.as_deref()),
+                    text(e.product_id.as_ref().map(|p| p.as_str())),
+                    text(e.category.as_deref()),
+                    int(e.price.map(|m| m.fen())),
+                    int(e.quantity),
+                    text(e.order_id.as_ref().map(|o| o.as_str())),
+                    int(e.revenue.map(|m| m.fen())),
+                    int(e.discount.map(|m| m.fen())),
+                    text(e.coupon.as_deref()),
+                    text(e.query.as_deref()),
+                    e.rating.map_or(Value::Null, Value::UTinyInt),
+                    text(e.review_body.as_deref()),
+                    json_map(&e.properties),
+                    next(),
+                ])?;
+            }
+        }
+        {
+            let mut orders = self.conn.appender_to_catalog_and_db("stage_orders", "temp", "main")?;
+            let mut lines = self.conn.appender_to_catalog_and_db("stage_lines", "temp", "main")?;
+            for o in &batch.orders {
+                orders.append_row(params![
+                    o.id.as_str(),
+                    o.kind.as_str(),
+                    text(o.person_id.as_ref().map(|p| p.as_str())),
+                    text(o.user_id.as_ref().map(|u| u.as_str())),
+                    text(o.anonymous_id.as_ref().map(|a| a.as_str())),
+                    ts(o.placed_at),
+                    text(o.platform.map(|p| p.as_str())),
+                    text(o.channel.as_deref()),
+                    o.total.fen(),
+                    o.discount.fen(),
+                    o.shipping.fen(),
+                    text(o.coupon.as_deref()),
+                    text(o.refund_of.as_ref().map(|r| r.as_str())),
+                    json_map(&o.properties),
+                    next(),
+                ])?;
+                for l in &o.lines {
+                    lines.append_row(params![
+                        o.id.as_str(),
+                        l.line_no,
+                        l.product_id.as_str(),
+                        l.quantity,
+                        l.unit_price.fen(),
+                        text(l.category.as_deref()),
+                        next(),
+                    ])?;
+                }
+            }
+        }
+        {
+            let mut app = self.conn.appender_to_catalog_and_db("stage_users", "temp", "main")?;
+            for u in &batch.users {
+                app.append_row(params![
+                    u.id.as_str(),
+                    opt_ts(u.registered_at),
+                    text(u.platform.map(|p| p.as_str())),
+                    text(u.channel.as_deref()),
+                    date(u.birthday),
+                    text(u.gender.as_deref()),
+                    text(u.city.as_deref()),
+                    text(u.phone.as_deref()),
+                    json_map(&u.traits),
+                    next(),
+                ])?;
+            }
+        }
+        {
+            let mut app = self.conn.appender_to_catalog_and_db("stage_products", "temp", "main")?;
+            for p in &batch.products {
+                app.append_row(params![
+                    p.id.as_str(),
+                    text(p.name.as_deref()),
+                    text(p.category.as_deref()),
+                    int(p.price.map(|m| m.fen())),
+                    text(p.brand.as_deref()),
+                    opt_ts(p.launched_at),
+                    p.consumable,
+                    p.in_stock,
+                    next(),
+                ])?;
+            }
+        }
+        self.seq = seq;
+        Ok(())
+    }
+
+    fn count(&self, sql: &str) -> Result<u64> {
+        self.conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(backend)
+    }
+
+    fn exec(&self, sql: &str) -> Result<u64> {
+        self.conn.execute(sql, []).map(|n| n as u64).map_err(backend)
+    }
+
+    fn apply(&mut self, rows_read: u64) -> Result<ImportRecord> {
+        let mut summary = WriteSummary { rows_rejected: self.rejected, ..Default::default() };
+        summary.events_new = self.exec(
+            "INSERT INTO events SELECT * EXCLUDE (seq) FROM (
+                 SELECT s.* FROM stage_events s ANTI JOIN events e ON e.event_id = s.event_id
+                 QUALIFY row_number() OVER (PARTITION BY s.event_id ORDER BY s.seq) = 1
+             ) ORDER BY person_id, ts",
+        )?;
+        summary.events_duplicate = self.staged_events - summary.events_new;
+        summary.orders_new = self.exec(
+            "INSERT INTO orders SELECT * EXCLUDE (seq) FROM (
+                 SELECT s.* FROM stage_orders s ANTI JOIN orders o ON o.order_id = s.order_id
+                 QUALIFY row_number() OVER (PARTITION BY s.order_id ORDER BY s.seq) = 1
+             ) ORDER BY person_id, placed_at",
+        )?;
+        summary.orders_duplicate = self.staged_orders - summary.orders_new;
+        summary.lines_new = self.exec(
+            "INSERT INTO order_lines SELECT * EXCLUDE (seq) FROM (
+                 SELECT s.* FROM stage_lines s
+                 ANTI JOIN order_lines l ON l.order_id = s.order_id AND l.line_no = s.line_no
+                 QUALIFY row_number() OVER (PARTITION BY s.order_id, s.line_no ORDER BY s.seq) = 1
+             ) ORDER BY order_id, line_no",
+        )?;
+        summary.users_upserted = self.count("SELECT count(DISTINCT user_id) FROM stage_users")?;
+        self.exec("DELETE FROM users WHERE user_id IN (SELECT user_id FROM stage_users)")?;
+        self.exec(
+            "INSERT INTO users SELECT * EXCLUDE (seq) FROM stage_users
+             QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY seq DESC) = 1",
+        )?;
+        summary.products_upserted = self.count("SELECT count(DISTINCT product_id) FROM stage_products")?;
+        self.exec("DELETE FROM products WHERE product_id IN (SELECT product_id FROM stage_products)")?;
+        self.exec(
+            "INSERT INTO products SELECT * EXCLUDE (seq) FROM stage_products
+             QUALIFY row_number() OVER (PARTITION BY product_id ORDER BY seq DESC) = 1",
+        )?;
+        let id = self.count("SELECT coalesce(max(import_id), 0) + 1 FROM imports")? as i64;
+        self.conn.execute("INSERT INTO rejected_rows SELECT ?, * FROM stage_rejected", params![id]).map_err(backend)?;
+        let finished_at = Utc::now();
+        let summary_json = serde_json::to_string(&summary).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.conn
+            .execute(
+                "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    id,
+                    self.source.kind.as_str(),
+                    text(self.source.file.as_deref()),
+                    text(self.source.checksum.as_deref()),
+                    rows_read as i64,
+                    summary_json,
+                    ts(finished_at),
+                ],
+            )
+            .map_err(backend)?;
+        self.conn.execute_batch("COMMIT").map_err(backend)?;
+        self.open = false;
+        // Round-trip through the stored precision (microseconds).
+        let finished_at = crate::codec::from_micros("import", finished_at.timestamp_micros())?;
+        Ok(ImportRecord { id, source: self.source.clone(), rows_read, summary, finished_at })
+    }
+}
+
+impl WriteTxn for DuckDbTxn<'_> {
+    fn write(&mut self, batch: &Batch) -> Result<()> {
+        self.stage(batch).map_err(backend)?;
+        self.staged_events += batch.events.len() as u64;
+        self.staged_orders += batch.orders.len() as u64;
+        Ok(())
+    }
+
+    fn reject(&mut self, row: RejectedRow) -> Result<()> {
+        let _ = self.next_seq();
+        self.conn
+            .execute(
+                "INSERT INTO temp.stage_rejected VALUES (?, ?, ?, ?)",
+                params![row.file, row.line as i64, row.reason, row.raw],
+            )
+            .map_err(backend)?;
+        self.rejected += 1;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>, rows_read: u64) -> Result<ImportRecord> {
+        self.apply(rows_read)
+    }
+}
+
+impl Drop for DuckDbTxn<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing staged becomes visible: roll back (also what DuckDB does
+            // when the connection closes or the process dies).
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::warn!(error = %e, "rollback of an abandoned write failed");
+            }
+        }
+    }
+}
+
+/// Replaces all profiles in one transaction.
+pub(crate) fn replace_profiles(conn: &Connection, profiles: &[Profile]) -> Result<()> {
+    let run = || -> duckdb::Result<()> {
+        conn.execute_batch("BEGIN TRANSACTION; DELETE FROM profiles;")?;
+        {
+            let mut app = conn.appender("profiles")?;
+            for p in profiles {
+                let doc = serde_json::to_string(p).expect("profiles serialise");
+                app.append_row(params![
+                    p.person_id.as_str(),
+                    ts(p.as_of),
+                    p.value_tier.as_str(),
+                    p.lifecycle.as_str(),
+                    p.behaviour.as_str(),
+                    text(p.rfm_segment.map(|s| s.as_str())),
+                    p.rfm.map_or(Value::Null, |r| Value::UTinyInt(r.recency)),
+                    p.rfm.map_or(Value::Null, |r| Value::UTinyInt(r.frequency)),
+                    p.rfm.map_or(Value::Null, |r| Value::UTinyInt(r.monetary)),
+                    int(p.recency_days),
+                    p.inactive_days,
+                    i64::from(p.orders.lifetime),
+                    p.monetary.lifetime.fen(),
+                    text(p.top_category.as_deref()),
+                    doc,
+                ])?;
+            }
+        }
+        conn.execute_batch("COMMIT")
+    };
+    run().map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        backend(e)
+    })
+}
