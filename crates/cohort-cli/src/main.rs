@@ -1,1 +1,94 @@
-fn main() {}
+//! `cohort`: the command-line front of Cohort. Thin by design: every command
+//! parses its arguments, calls the engine crates and prints the result.
+
+mod commands;
+mod config;
+mod output;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Cohort turns what your shop's users do into profiles, segments and action.
+///
+/// Data lives in one directory (the embedded DuckDB store); nothing else is
+/// needed. Start with `cohort demo`.
+#[derive(Debug, Parser)]
+#[command(name = "cohort", version, about, long_about, max_term_width = 100)]
+struct Cli {
+    /// The store directory (created if missing).
+    #[arg(long, global = true, env = "COHORT_STORE", default_value = "cohort-data", value_name = "DIR")]
+    store: PathBuf,
+
+    /// Config file (segment thresholds, time zone). Missing default file = defaults.
+    #[arg(long, global = true, env = "COHORT_CONFIG", default_value = "cohort.toml", value_name = "FILE")]
+    config: PathBuf,
+
+    /// Shop time zone (IANA name); overrides the config file.
+    #[arg(long, global = true, env = "COHORT_TIME_ZONE", value_name = "TZ")]
+    time_zone: Option<String>,
+
+    /// Print less (no progress bars).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate (or import) a shop, compute profiles and segments, print a summary.
+    Demo(commands::demo::Args),
+    /// Generate a deterministic synthetic Chinese e-commerce shop.
+    Generate(commands::generate::Args),
+    /// Import a file: generic CSV / NDJSON / Parquet, or a ready dataset.
+    Import(commands::import::Args),
+    /// Recompute every 360° profile and segment.
+    Compute(commands::compute::Args),
+    /// Counts and shares per value tier, RFM segment, lifecycle stage and behaviour type.
+    Segments(commands::segments::Args),
+    /// Show one person's profile and recent activity.
+    Profile(commands::profile::Args),
+    /// List people in a segment.
+    Users(commands::users::Args),
+    /// Show rows rejected by imports, with file, line and reason.
+    Rejected(commands::rejected::Args),
+    /// Show what the store holds and past imports.
+    Status(commands::status::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COHORT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = commands::Context::new(&cli.store, &cli.config, cli.time_zone.as_deref(), cli.quiet)?;
+    match cli.command {
+        Command::Demo(args) => commands::demo::run(&ctx, args),
+        Command::Generate(args) => commands::generate::run(&ctx, args),
+        Command::Import(args) => commands::import::run(&ctx, args),
+        Command::Compute(args) => commands::compute::run(&ctx, args),
+        Command::Segments(args) => commands::segments::run(&ctx, args),
+        Command::Profile(args) => commands::profile::run(&ctx, args),
+        Command::Users(args) => commands::users::run(&ctx, args),
+        Command::Rejected(args) => commands::rejected::run(&ctx, args),
+        Command::Status(args) => commands::status::run(&ctx, args),
+    }
+}

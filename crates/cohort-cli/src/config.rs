@@ -1,0 +1,101 @@
+//! The project config file, layered: defaults → `cohort.toml` → `COHORT_*`
+//! environment → command-line flags. Every problem in the file is reported
+//! at once, each named by its dotted path.
+
+use std::path::Path;
+
+use anyhow::{bail, Context as _};
+use cohort_insight::InsightConfig;
+
+/// `cohort.toml` (see `cohort.example.toml` for every setting).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CohortConfig {
+    /// Shop time zone, IANA name (top-level `time_zone`). Default `Asia/Shanghai`.
+    pub time_zone: String,
+    /// `[segments]`: value tiers, lifecycle, behaviour types.
+    pub segments: InsightConfig,
+}
+
+impl Default for CohortConfig {
+    fn default() -> Self {
+        CohortConfig {
+            time_zone: cohort_model::DEFAULT_TIME_ZONE.name().to_string(),
+            segments: InsightConfig::default(),
+        }
+    }
+}
+
+impl CohortConfig {
+    /// Loads `path`; a missing file is fine only when it was not named explicitly.
+    pub fn load(path: &Path, explicit: bool) -> anyhow::Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(Self::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read config {}", path.display())),
+        };
+        Self::parse(&text).with_context(|| format!("invalid config {}", path.display()))
+    }
+
+    /// Parses the text of a `cohort.toml`.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let doc: toml::Table = text.parse()?;
+        let mut config = CohortConfig::default();
+        let mut issues = Vec::new();
+        for (key, value) in &doc {
+            match (key.as_str(), value) {
+                ("time_zone", toml::Value::String(tz)) => config.time_zone = tz.clone(),
+                ("time_zone", other) => {
+                    issues.push(format!("time_zone: expected a string, found {}", other.type_str()))
+                }
+                (cohort_insight::SECTION, toml::Value::Table(table)) => match InsightConfig::from_table(table) {
+                    Ok(segments) => config.segments = segments,
+                    Err(e) => issues.push(e.to_string()),
+                },
+                (cohort_insight::SECTION, other) => {
+                    issues.push(format!("segments: expected a table, found {}", other.type_str()))
+                }
+                (other, _) => issues.push(format!("{other}: unknown setting (expected time_zone or [segments])")),
+            }
+        }
+        let segments_zone = doc.get(cohort_insight::SECTION).and_then(|s| s.get("time_zone"));
+        if segments_zone.is_some_and(|z| z.as_str() != Some(config.time_zone.as_str())) {
+            issues.push("segments.time_zone: set the shop time zone once, as the top-level `time_zone`".into());
+        }
+        if !issues.is_empty() {
+            bail!("{}", issues.join("\n"));
+        }
+        config.set_time_zone(config.time_zone.clone());
+        Ok(config)
+    }
+
+    /// Sets the shop time zone everywhere it is used.
+    pub fn set_time_zone(&mut self, tz: String) {
+        self.segments.time_zone = tz.clone();
+        self.time_zone = tz;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_is_the_defaults() {
+        let example = include_str!("../../../cohort.example.toml");
+        assert_eq!(CohortConfig::parse(example).unwrap(), CohortConfig::default());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = CohortConfig::parse("time_zon = 'x'\n[segments.value]\nwindow_dayz = 3\n").unwrap_err().to_string();
+        assert!(err.contains("time_zon: unknown setting"), "{err}");
+        assert!(err.contains("window_dayz"), "{err}");
+    }
+
+    #[test]
+    fn the_time_zone_is_set_once() {
+        let config = CohortConfig::parse("time_zone = 'Europe/London'").unwrap();
+        assert_eq!(config.segments.time_zone, "Europe/London");
+        assert!(CohortConfig::parse("[segments]\ntime_zone = 'UTC'").is_err());
+    }
+}

@@ -1,0 +1,172 @@
+//! The real `cohort` binary in a temporary directory: import atomicity,
+//! crash safety, and the Online Retail figures end to end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use cohort_duckdb::DuckDbStore;
+
+fn cohort(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .arg("--store")
+        .arg(store)
+        .arg("--quiet")
+        .args(args)
+        .env_remove("COHORT_CONFIG")
+        .env_remove("COHORT_TIME_ZONE")
+        .output()
+        .expect("cohort runs")
+}
+
+fn ok(store: &Path, args: &[&str]) -> String {
+    let out = cohort(store, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "cohort {args:?} failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn query_i64(store: &Path, sql: &str) -> i64 {
+    let db = DuckDbStore::open(store).unwrap();
+    db.connection().unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn status(store: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(store, &["status", "--json"])).unwrap()
+}
+
+const HEADER: &str = "id,person_id,user_id,anonymous_id,event,timestamp,platform,channel,product_id,category,price,quantity,order_id,revenue,discount,coupon,query,rating,review_body,properties";
+
+#[test]
+fn strict_import_with_a_bad_row_leaves_the_store_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let file = dir.path().join("events.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "{HEADER}\n\
+             e1,u1,u1,,Product Viewed,2025-03-01T10:00:00Z,app,,p1,零食,19.90,,,,,,,,,\n\
+             e2,u1,u1,,Product Added,2025-03-01T10:01:00Z,app,,p1,零食,not-a-price,1,,,,,,,,\n\
+             e3,u2,u2,,Order Completed,2025-03-02T10:00:00Z,web,,,,,,o1,99.00,,,,,,\n"
+        ),
+    )
+    .unwrap();
+    let out = cohort(&store, &["import", "csv", file.to_str().unwrap(), "--strict"]);
+    assert!(!out.status.success(), "strict import must fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(":3") && stderr.contains("price"), "error names line 3 and the column: {stderr}");
+    let s = status(&store);
+    assert_eq!(s["stats"]["events"], 0, "nothing stored after a strict failure");
+    assert_eq!(s["imports"].as_array().unwrap().len(), 0, "no import recorded");
+
+    // Without --strict the good rows land and the bad one is kept with its reason.
+    let stdout = ok(&store, &["import", "csv", file.to_str().unwrap()]);
+    assert!(stdout.contains("1 rejected"), "{stdout}");
+    assert_eq!(status(&store)["stats"]["events"], 2);
+    let rejected = ok(&store, &["rejected"]);
+    assert!(rejected.contains("events.csv:3") && rejected.contains("not-a-price"), "{rejected}");
+    // Re-importing the same file adds nothing.
+    let again = ok(&store, &["import", "csv", file.to_str().unwrap()]);
+    assert!(again.contains("already imported"), "{again}");
+    let forced = ok(&store, &["import", "csv", file.to_str().unwrap(), "--force"]);
+    assert!(forced.contains("0 new events (2 duplicates)"), "{forced}");
+    assert_eq!(status(&store)["stats"]["events"], 2);
+}
+
+#[test]
+fn an_import_killed_midway_leaves_no_partial_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("shop");
+    ok(
+        &dir.path().join("scratch"),
+        &["generate", "--users", "20000", "--days", "365", "--output", files.to_str().unwrap()],
+    );
+    let events = files.join("events.csv");
+    let total_lines = std::fs::read_to_string(&events).unwrap().lines().count() as i64 - 1;
+    assert!(total_lines > 100_000, "need a big enough file, got {total_lines} events");
+    let mut delay_ms = 150;
+    for attempt in 0..6 {
+        let store = dir.path().join(format!("store{attempt}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cohort"))
+            .arg("--store")
+            .arg(&store)
+            .args(["--quiet", "import", "csv"])
+            .arg(&events)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let still_running = child.try_wait().unwrap().is_none();
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let stored = query_i64(&store, "SELECT count(*) FROM events");
+        if still_running {
+            assert_eq!(stored, 0, "a killed import must leave nothing (attempt {attempt}, {delay_ms} ms)");
+            assert_eq!(query_i64(&store, "SELECT count(*) FROM imports"), 0);
+            // and the store still works: the same file imports completely afterwards
+            ok(&store, &["import", "csv", events.to_str().unwrap()]);
+            assert_eq!(query_i64(&store, "SELECT count(*) FROM events"), total_lines);
+            return;
+        }
+        assert_eq!(stored, total_lines, "a finished import is complete");
+        delay_ms /= 2;
+    }
+    panic!("the import always finished before it could be killed; use a bigger file");
+}
+
+fn online_retail() -> Option<PathBuf> {
+    cohort_testkit::dataset(cohort_testkit::ONLINE_RETAIL)
+}
+
+#[test]
+fn online_retail_end_to_end() {
+    let Some(file) = online_retail() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let stdout = ok(&store, &["import", "online-retail", file.to_str().unwrap()]);
+    println!("{stdout}");
+    assert!(stdout.contains("read 541,909 rows"), "{stdout}");
+    assert_eq!(query_i64(&store, "SELECT sum(rows_read) FROM imports"), 541_909);
+    assert_eq!(query_i64(&store, "SELECT count(*) FROM orders"), 25_900, "invoices");
+    assert_eq!(query_i64(&store, "SELECT count(*) FROM order_lines"), 541_909, "every line kept");
+    assert_eq!(query_i64(&store, "SELECT count(DISTINCT person_id) FROM orders"), 4_372, "customers");
+    let cleaned = "FROM orders o JOIN order_lines l USING (order_id)
+                   WHERE o.kind = 'purchase' AND o.person_id IS NOT NULL AND l.quantity > 0 AND l.unit_price_fen > 0";
+    assert_eq!(query_i64(&store, &format!("SELECT count(DISTINCT o.person_id) {cleaned}")), 4_338);
+    assert_eq!(
+        query_i64(&store, &format!("SELECT sum(l.quantity * l.unit_price_fen)::BIGINT {cleaned}")),
+        891_140_790,
+        "£8,911,407.90 in pence"
+    );
+
+    ok(&store, &["compute"]);
+    let segments: serde_json::Value = serde_json::from_str(&ok(&store, &["segments", "--json"])).unwrap();
+    println!("{}", ok(&store, &["segments"]));
+    // Independent check of the value tiers in SQL over the stored orders
+    // (as of the last invoice, Shanghai dates = UTC+8 with no DST, 365-day value
+    // window).
+    let as_of = "(SELECT max(placed_at) FROM orders)";
+    let per_customer = format!(
+        "WITH p AS (
+           SELECT person_id,
+                  date_diff('day', CAST(max(placed_at) + INTERVAL 8 HOUR AS DATE),
+                                   CAST({as_of} + INTERVAL 8 HOUR AS DATE)) AS r,
+                  count(*) FILTER (WHERE date_diff('day', CAST(placed_at + INTERVAL 8 HOUR AS DATE),
+                                   CAST({as_of} + INTERVAL 8 HOUR AS DATE)) <= 365) AS f,
+                  coalesce(sum(total_fen) FILTER (WHERE date_diff('day', CAST(placed_at + INTERVAL 8 HOUR AS DATE),
+                                   CAST({as_of} + INTERVAL 8 HOUR AS DATE)) <= 365), 0) AS m
+           FROM orders WHERE kind = 'purchase' AND person_id IS NOT NULL GROUP BY person_id)"
+    );
+    let high =
+        query_i64(&store, &format!("{per_customer} SELECT count(*) FROM p WHERE r <= 30 AND f >= 3 AND m >= 50000"));
+    let tier = |name: &str| {
+        segments["value_tiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["segment"] == name)
+            .map_or(0, |c| c["count"].as_i64().unwrap())
+    };
+    println!("independent SQL: high value {high}");
+    assert_eq!(tier("high_value"), high, "high-value tier matches SQL");
+}
