@@ -169,4 +169,77 @@ fn online_retail_end_to_end() {
     };
     println!("independent SQL: high value {high}");
     assert_eq!(tier("high_value"), high, "high-value tier matches SQL");
+
+    // The whole segmentation of the real shop, pinned (as of the last
+    // invoice, default thresholds); a change here is a change of definitions
+    // and belongs in docs/segments.md.
+    let counts = |table: &str| -> Vec<(String, i64)> {
+        segments[table]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["segment"].as_str().unwrap().to_owned(), c["count"].as_i64().unwrap()))
+            .collect()
+    };
+    let expect =
+        |pairs: &[(&str, i64)]| -> Vec<(String, i64)> { pairs.iter().map(|(s, n)| ((*s).to_owned(), *n)).collect() };
+    assert_eq!(segments["total"], 4_372);
+    assert_eq!(segments["rfm_scored"], 4_275, "customers with a purchase in the 365-day value window");
+    assert_eq!(
+        counts("value_tiers"),
+        expect(&[("high_value", 1_122), ("potential", 216), ("low_value", 342), ("general", 2_659), ("prospect", 33)])
+    );
+    assert_eq!(
+        counts("lifecycle"),
+        expect(&[
+            ("new", 38),
+            ("active", 1_641),
+            ("silent_light", 440),
+            ("silent_medium", 333),
+            ("silent_heavy", 466),
+            ("churned", 1_454)
+        ])
+    );
+    assert_eq!(
+        counts("rfm"),
+        expect(&[
+            ("champions", 570),
+            ("loyal_customers", 687),
+            ("potential_loyalists", 460),
+            ("new_customers", 69),
+            ("promising", 169),
+            ("need_attention", 115),
+            ("about_to_sleep", 491),
+            ("at_risk", 342),
+            ("cant_lose", 55),
+            ("hibernating", 1_317)
+        ])
+    );
+    // Invoices carry no browsing, search or sharing: everyone is casual.
+    assert_eq!(counts("behaviour").last().unwrap(), &("casual".to_owned(), 4_372));
+}
+
+/// The main job on a generated shop: every generated event reaches the store
+/// and the behaviour types see them.
+#[test]
+fn demo_runs_the_whole_job_on_a_generated_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    // 12,000 users over a year stage more than a DuckDB row group of events.
+    let stdout = ok(&store, &["demo", "--users", "12000", "--days", "365", "--seed", "7"]);
+    println!("{stdout}");
+    let generated: i64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("generated "))
+        .and_then(|l| l.split_once("users, "))
+        .and_then(|(_, rest)| rest.split_once(" events"))
+        .map(|(n, _)| n.replace(',', "").parse().unwrap())
+        .expect("generation summary");
+    assert!(generated > 122_880, "generated {generated} events");
+    assert_eq!(status(&store)["stats"]["events"], generated, "every generated event is stored");
+    let segments: serde_json::Value = serde_json::from_str(&ok(&store, &["segments", "--json"])).unwrap();
+    assert_eq!(segments["total"], 12_000);
+    let casual = segments["behaviour"].as_array().unwrap().iter().find(|c| c["segment"] == "casual").unwrap();
+    assert!(casual["count"].as_i64().unwrap() < 12_000, "browsing, searching and sharing are seen");
+    assert!(stdout.contains("cohort profile "), "suggests a next step: {stdout}");
 }

@@ -6,7 +6,7 @@ use chrono::Utc;
 use cohort_model::{Batch, Profile};
 use cohort_store::{ImportRecord, RejectedRow, Result, StoreError, WriteSource, WriteSummary, WriteTxn};
 use duckdb::types::Value;
-use duckdb::{params, Connection};
+use duckdb::{params, Appender, Connection};
 
 use crate::backend;
 use crate::codec::{date, int, json_map, opt_ts, text, ts};
@@ -22,6 +22,39 @@ CREATE TEMP TABLE stage_users AS SELECT *, 0::BIGINT AS seq FROM users LIMIT 0;
 CREATE TEMP TABLE stage_products AS SELECT *, 0::BIGINT AS seq FROM products LIMIT 0;
 CREATE TEMP TABLE stage_rejected AS SELECT * EXCLUDE (import_id) FROM rejected_rows LIMIT 0;
 ";
+
+/// DuckDB 2.0.0 reads back broken columns (every value NULL to
+/// `count(DISTINCT)`, yet not `IS NULL`) from a temp table that received more
+/// than a row group (122,880 rows) in one appender flush; flushing well below
+/// that size avoids it. Regression test: `a_write_spanning_several_row_groups_arrives_whole`.
+const FLUSH_EVERY: usize = 60_000;
+
+/// An appender into one staging table that flushes often enough to stay
+/// clear of the bug above, and reports flush errors (the appender's `Drop`
+/// swallows them).
+struct Stage<'c> {
+    appender: Appender<'c>,
+    rows: usize,
+}
+
+impl<'c> Stage<'c> {
+    fn new(conn: &'c Connection, table: &str) -> duckdb::Result<Self> {
+        Ok(Stage { appender: conn.appender_to_catalog_and_db(table, "temp", "main")?, rows: 0 })
+    }
+
+    fn append_row(&mut self, row: impl duckdb::AppenderParams) -> duckdb::Result<()> {
+        self.appender.append_row(row)?;
+        self.rows += 1;
+        if self.rows % FLUSH_EVERY == 0 {
+            self.appender.flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> duckdb::Result<()> {
+        self.appender.flush()
+    }
+}
 
 pub(crate) struct DuckDbTxn<'a> {
     conn: Connection,
@@ -61,7 +94,7 @@ impl<'a> DuckDbTxn<'a> {
             seq
         };
         {
-            let mut app = self.conn.appender_to_catalog_and_db("stage_events", "temp", "main")?;
+            let mut app = Stage::new(&self.conn, "stage_events")?;
             for e in &batch.events {
                 app.append_row(params![
                     e.id.as_str(),
@@ -87,10 +120,11 @@ impl<'a> DuckDbTxn<'a> {
                     next(),
                 ])?;
             }
+            app.finish()?;
         }
         {
-            let mut orders = self.conn.appender_to_catalog_and_db("stage_orders", "temp", "main")?;
-            let mut lines = self.conn.appender_to_catalog_and_db("stage_lines", "temp", "main")?;
+            let mut orders = Stage::new(&self.conn, "stage_orders")?;
+            let mut lines = Stage::new(&self.conn, "stage_lines")?;
             for o in &batch.orders {
                 orders.append_row(params![
                     o.id.as_str(),
@@ -121,9 +155,11 @@ impl<'a> DuckDbTxn<'a> {
                     ])?;
                 }
             }
+            orders.finish()?;
+            lines.finish()?;
         }
         {
-            let mut app = self.conn.appender_to_catalog_and_db("stage_users", "temp", "main")?;
+            let mut app = Stage::new(&self.conn, "stage_users")?;
             for u in &batch.users {
                 app.append_row(params![
                     u.id.as_str(),
@@ -138,9 +174,10 @@ impl<'a> DuckDbTxn<'a> {
                     next(),
                 ])?;
             }
+            app.finish()?;
         }
         {
-            let mut app = self.conn.appender_to_catalog_and_db("stage_products", "temp", "main")?;
+            let mut app = Stage::new(&self.conn, "stage_products")?;
             for p in &batch.products {
                 app.append_row(params![
                     p.id.as_str(),
@@ -154,6 +191,7 @@ impl<'a> DuckDbTxn<'a> {
                     next(),
                 ])?;
             }
+            app.finish()?;
         }
         self.seq = seq;
         Ok(())

@@ -48,3 +48,41 @@ fn committed_writes_survive_reopen_and_dropped_ones_vanish() {
     assert_eq!(stats.events, 1, "only the committed event survives");
     assert_eq!(store.imports().unwrap().len(), 1);
 }
+
+/// A write bigger than DuckDB's row groups (122,880 rows), staged through the
+/// appender in many batches inside one transaction, arrives whole.
+#[test]
+fn a_write_spanning_several_row_groups_arrives_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DuckDbStore::open(dir.path()).unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").unwrap().to_utc();
+    let total = 300_000u64;
+    let mut txn = store.begin_write(WriteSource { kind: "test".into(), ..Default::default() }).unwrap();
+    for chunk in 0..total / 150_000 {
+        let events = (0..150_000)
+            .map(|i| {
+                let n = chunk * 150_000 + i;
+                let ts = start + chrono::Duration::seconds(n as i64);
+                conformance::event(
+                    &format!("generated-event-{n:012}"),
+                    &format!("person-{:08}", n % 5_000),
+                    cohort_model::EventName::ProductViewed,
+                    ts,
+                )
+            })
+            .collect();
+        // Orders interleaved with events, as the generator writes them.
+        let orders = (0..7_500)
+            .map(|i| {
+                let ts = start + chrono::Duration::seconds((chunk * 7_500 + i) as i64);
+                conformance::order(&format!("o{chunk}-{i}"), Some("p1"), ts, &[("sku1", 1, 990)])
+            })
+            .collect();
+        txn.write(&cohort_model::Batch { events, orders, ..Default::default() }).unwrap();
+    }
+    let record = txn.commit(total).unwrap();
+    assert_eq!(record.summary.events_new, total);
+    assert_eq!(record.summary.orders_new, total / 20);
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.events, stats.orders), (total, total / 20));
+}
