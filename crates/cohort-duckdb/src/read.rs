@@ -118,16 +118,14 @@ fn user_from_row(r: &Row<'_>) -> Result<User> {
     })
 }
 
-/// Runs `sql` (with an optional person filter as the only parameter) and
-/// decodes every row.
+/// Runs `sql` with `params` (person ids) and decodes every row.
 fn rows<T>(
     conn: &Connection,
     sql: &str,
-    person: Option<&PersonId>,
+    params: &[&str],
     mut decode: impl FnMut(&Row<'_>) -> Result<T>,
 ) -> Result<Vec<T>> {
     let mut stmt = conn.prepare(sql).map_err(backend)?;
-    let params: Vec<&str> = person.map(|p| p.as_str()).into_iter().collect();
     let mut rows = stmt.query(params_from_iter(params)).map_err(backend)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(backend)? {
@@ -136,24 +134,62 @@ fn rows<T>(
     Ok(out)
 }
 
-/// Streams every person's history (or one person's) in person id order:
-/// three sorted reads (users, events, orders with lines) merged by person id.
+/// Persons decoded per round trip of a full scan: bounds memory to a slice of
+/// the shop instead of every event at once.
+const PERSONS_PER_SLICE: usize = 20_000;
+
+/// Streams every person's history (or one person's) in person id order. A
+/// full scan walks the sorted person ids in slices; each slice is three
+/// sorted reads (users, events, orders with lines) merged by person id.
 pub(crate) fn scan_histories(
     conn: &Connection,
     only: Option<&PersonId>,
     visit: &mut dyn FnMut(PersonHistory) -> Result<()>,
 ) -> Result<()> {
-    let filter = |col: &str| if only.is_some() { format!("{col} = ?") } else { format!("{col} IS NOT NULL") };
+    if let Some(person) = only {
+        return scan_persons(conn, "{col} = ?", &[person.as_str()], visit);
+    }
+    // The first id of every slice; a slice ends where the next one starts.
+    let starts = rows(
+        conn,
+        &format!(
+            "SELECT person_id FROM (
+                 SELECT user_id AS person_id FROM users
+                 UNION SELECT person_id FROM events WHERE person_id IS NOT NULL
+                 UNION SELECT person_id FROM orders WHERE person_id IS NOT NULL)
+             QUALIFY (row_number() OVER (ORDER BY person_id) - 1) % {PERSONS_PER_SLICE} = 0
+             ORDER BY person_id"
+        ),
+        &[],
+        |r| r.get::<_, String>(0).map_err(backend),
+    )?;
+    for (i, first) in starts.iter().enumerate() {
+        match starts.get(i + 1) {
+            Some(next) => scan_persons(conn, "{col} >= ? AND {col} < ?", &[first, next], visit)?,
+            None => scan_persons(conn, "{col} >= ?", &[first], visit)?,
+        }
+    }
+    Ok(())
+}
+
+/// The histories of the persons whose id (`{col}` in `filter`) matches.
+fn scan_persons(
+    conn: &Connection,
+    filter: &str,
+    params: &[&str],
+    visit: &mut dyn FnMut(PersonHistory) -> Result<()>,
+) -> Result<()> {
+    let range = |col: &str| filter.replace("{col}", col);
     let users = rows(
         conn,
-        &format!("SELECT {USER_COLUMNS} FROM users WHERE {} ORDER BY user_id", filter("user_id")),
-        only,
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE {} ORDER BY user_id", range("user_id")),
+        params,
         user_from_row,
     )?;
     let events = rows(
         conn,
-        &format!("SELECT {EVENT_COLUMNS} FROM events WHERE {} ORDER BY person_id, ts, event_id", filter("person_id")),
-        only,
+        &format!("SELECT {EVENT_COLUMNS} FROM events WHERE {} ORDER BY person_id, ts, event_id", range("person_id")),
+        params,
         event_from_row,
     )?;
     let order_rows = rows(
@@ -161,9 +197,9 @@ pub(crate) fn scan_histories(
         &format!(
             "SELECT {ORDER_COLUMNS} FROM orders o LEFT JOIN order_lines l USING (order_id)
              WHERE {} ORDER BY o.person_id, o.placed_at, o.order_id, l.line_no",
-            filter("o.person_id")
+            range("o.person_id")
         ),
-        only,
+        params,
         |r| Ok((order_from_row(r)?, line_from_row(r)?)),
     )?;
     let mut orders: Vec<Order> = Vec::new();
@@ -234,7 +270,7 @@ pub(crate) fn products(conn: &Connection) -> Result<Vec<Product>> {
         conn,
         "SELECT product_id, name, category, price_fen, brand, epoch_us(launched_at), consumable, in_stock
          FROM products ORDER BY product_id",
-        None,
+        &[],
         |r| {
             let g = |e: duckdb::Error| corrupt("product", e);
             Ok(Product {
@@ -282,7 +318,7 @@ pub(crate) fn rejected_rows(conn: &Connection, limit: usize) -> Result<Vec<Rejec
     rows(
         conn,
         &format!("SELECT file, line, reason, raw FROM rejected_rows ORDER BY import_id, line LIMIT {limit}"),
-        None,
+        &[],
         |r| {
             let g = |e: duckdb::Error| corrupt("rejected row", e);
             Ok(RejectedRow {
