@@ -45,7 +45,7 @@ impl<'c> Stage<'c> {
     fn append_row(&mut self, row: impl duckdb::AppenderParams) -> duckdb::Result<()> {
         self.appender.append_row(row)?;
         self.rows += 1;
-        if self.rows % FLUSH_EVERY == 0 {
+        if self.rows.is_multiple_of(FLUSH_EVERY) {
             self.appender.flush()?;
         }
         Ok(())
