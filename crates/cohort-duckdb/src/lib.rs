@@ -16,7 +16,8 @@ use std::sync::Mutex;
 
 use cohort_model::{PersonId, Product, Profile};
 use cohort_store::{
-    EventStore, ImportRecord, PersonHistory, RejectedRow, Result, StoreError, StoreStats, WriteSource, WriteTxn,
+    EventStore, IdentityLink, ImportRecord, PersonHistory, PersonMerge, RejectedRow, Result, StoreError, StoreStats,
+    WriteSource, WriteTxn,
 };
 use duckdb::Connection;
 
@@ -94,6 +95,14 @@ impl EventStore for DuckDbStore {
 
     fn rejected_rows(&self, limit: usize) -> Result<Vec<RejectedRow>> {
         read::rejected_rows(&self.connection()?, limit)
+    }
+
+    fn identity_links(&self, person: Option<&PersonId>) -> Result<Vec<IdentityLink>> {
+        read::identity_links(&self.connection()?, person)
+    }
+
+    fn merges(&self, person: Option<&PersonId>) -> Result<Vec<PersonMerge>> {
+        read::merges(&self.connection()?, person)
     }
 
     fn stats(&self) -> Result<StoreStats> {

@@ -6,7 +6,10 @@ use cohort_model::{
     AnonymousId, Event, EventId, EventName, Money, Order, OrderId, OrderLine, PersonId, Product, ProductId, Profile,
     User, UserId,
 };
-use cohort_store::{ImportRecord, PersonHistory, RejectedRow, Result, StoreError, StoreStats, WriteSource};
+use cohort_store::{
+    IdKind, IdentityLink, ImportRecord, PersonHistory, PersonMerge, RejectedRow, Result, StoreError, StoreStats,
+    WriteSource,
+};
 use duckdb::{params_from_iter, Connection, Row};
 
 use crate::backend;
@@ -315,20 +318,49 @@ pub(crate) fn imports(conn: &Connection, checksum: Option<&str>) -> Result<Vec<I
 }
 
 pub(crate) fn rejected_rows(conn: &Connection, limit: usize) -> Result<Vec<RejectedRow>> {
-    rows(
-        conn,
-        &format!("SELECT file, line, reason, raw FROM rejected_rows ORDER BY import_id, line LIMIT {limit}"),
-        &[],
-        |r| {
-            let g = |e: duckdb::Error| corrupt("rejected row", e);
-            Ok(RejectedRow {
-                file: r.get(0).map_err(g)?,
-                line: r.get::<_, i64>(1).map_err(g)? as u64,
-                reason: r.get(2).map_err(g)?,
-                raw: r.get(3).map_err(g)?,
-            })
-        },
-    )
+    rows(conn, &format!("SELECT file, line, reason, raw FROM rejected_rows ORDER BY rowid LIMIT {limit}"), &[], |r| {
+        let g = |e: duckdb::Error| corrupt("rejected row", e);
+        Ok(RejectedRow {
+            file: r.get(0).map_err(g)?,
+            line: r.get::<_, i64>(1).map_err(g)? as u64,
+            reason: r.get(2).map_err(g)?,
+            raw: r.get(3).map_err(g)?,
+        })
+    })
+}
+
+pub(crate) fn identity_links(conn: &Connection, person: Option<&PersonId>) -> Result<Vec<IdentityLink>> {
+    let filter = if person.is_some() { "WHERE person_id = ?" } else { "" };
+    let sql =
+        format!("SELECT kind, id, person_id, via, epoch_us(linked_at) FROM identity_links {filter} ORDER BY kind, id");
+    let params: Vec<&str> = person.map(|p| p.as_str()).into_iter().collect();
+    rows(conn, &sql, &params, |r| {
+        let g = |e: duckdb::Error| corrupt("identity link", e);
+        let kind: String = r.get(0).map_err(g)?;
+        Ok(IdentityLink {
+            kind: IdKind::parse(&kind).ok_or_else(|| corrupt("identity link", format!("unknown id kind {kind:?}")))?,
+            id: r.get(1).map_err(g)?,
+            person_id: parse("identity link", &r.get::<_, String>(2).map_err(g)?)?,
+            via: r.get(3).map_err(g)?,
+            at: from_micros("identity link", r.get(4).map_err(g)?)?,
+        })
+    })
+}
+
+pub(crate) fn merges(conn: &Connection, person: Option<&PersonId>) -> Result<Vec<PersonMerge>> {
+    let filter = if person.is_some() { "WHERE from_person = ?1 OR into_person = ?1" } else { "" };
+    let sql =
+        format!("SELECT from_person, into_person, via, epoch_us(merged_at) FROM person_merges {filter} ORDER BY seq");
+    let params: Vec<&str> = person.map(|p| p.as_str()).into_iter().collect();
+    rows(conn, &sql, &params, |r| {
+        let g = |e: duckdb::Error| corrupt("person merge", e);
+        Ok(PersonMerge {
+            from: parse("person merge", &r.get::<_, String>(0).map_err(g)?)?,
+            into: parse("person merge", &r.get::<_, String>(1).map_err(g)?)?,
+            via: r.get(2).map_err(g)?,
+            at: from_micros("person merge", r.get(3).map_err(g)?)?,
+        })
+    })
 }
 
 pub(crate) fn stats(conn: &Connection) -> Result<StoreStats> {

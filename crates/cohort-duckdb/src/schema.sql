@@ -104,3 +104,19 @@ CREATE TABLE IF NOT EXISTS profiles (
     top_category     VARCHAR,
     doc              VARCHAR NOT NULL
 );
+-- Identity stitching: the current person of every anonymous / user id (one
+-- row per (kind, id)), and every merge of one person into another.
+CREATE TABLE IF NOT EXISTS identity_links (
+    kind      VARCHAR NOT NULL,
+    id        VARCHAR NOT NULL,
+    person_id VARCHAR NOT NULL,
+    via       VARCHAR NOT NULL,
+    linked_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS person_merges (
+    seq         BIGINT NOT NULL,
+    from_person VARCHAR NOT NULL,
+    into_person VARCHAR NOT NULL,
+    via         VARCHAR NOT NULL,
+    merged_at   TIMESTAMP NOT NULL
+);

@@ -4,7 +4,10 @@ use std::sync::MutexGuard;
 
 use chrono::Utc;
 use cohort_model::{Batch, Profile};
-use cohort_store::{ImportRecord, RejectedRow, Result, StoreError, WriteSource, WriteSummary, WriteTxn};
+use cohort_store::{
+    compose_merges, IdentityLink, ImportRecord, PersonMerge, RejectedRow, Result, StoreError, WriteSource,
+    WriteSummary, WriteTxn,
+};
 use duckdb::types::Value;
 use duckdb::{params, Appender, Connection};
 
@@ -64,6 +67,8 @@ pub(crate) struct DuckDbTxn<'a> {
     staged_events: u64,
     staged_orders: u64,
     rejected: u64,
+    links: Vec<IdentityLink>,
+    merges: Vec<PersonMerge>,
     open: bool,
 }
 
@@ -78,6 +83,8 @@ impl<'a> DuckDbTxn<'a> {
             staged_events: 0,
             staged_orders: 0,
             rejected: 0,
+            links: Vec::new(),
+            merges: Vec::new(),
             open: true,
         })
     }
@@ -205,7 +212,64 @@ impl<'a> DuckDbTxn<'a> {
         self.conn.execute(sql, []).map(|n| n as u64).map_err(backend)
     }
 
-    fn apply(&mut self, rows_read: u64) -> Result<ImportRecord> {
+    /// Stores this write's identity links (latest per `(kind, id)` wins),
+    /// then moves everything of each merged person to its final person.
+    fn apply_identity(&mut self) -> Result<()> {
+        if !self.links.is_empty() {
+            let run = || -> duckdb::Result<()> {
+                self.conn.execute_batch(
+                    "CREATE TEMP TABLE stage_links AS SELECT *, 0::BIGINT AS seq FROM identity_links LIMIT 0",
+                )?;
+                let mut app = Stage::new(&self.conn, "stage_links")?;
+                for (seq, l) in self.links.iter().enumerate() {
+                    app.append_row(params![
+                        l.kind.as_str(),
+                        l.id.as_str(),
+                        l.person_id.as_str(),
+                        l.via.as_str(),
+                        ts(l.at),
+                        seq as i64
+                    ])?;
+                }
+                app.finish()
+            };
+            run().map_err(backend)?;
+            self.exec("DELETE FROM identity_links l USING stage_links s WHERE l.kind = s.kind AND l.id = s.id")?;
+            self.exec(
+                "INSERT INTO identity_links SELECT * EXCLUDE (seq) FROM stage_links
+                 QUALIFY row_number() OVER (PARTITION BY kind, id ORDER BY seq DESC) = 1",
+            )?;
+        }
+        if self.merges.is_empty() {
+            return Ok(());
+        }
+        let moves = compose_merges(&self.merges);
+        let first = self.count("SELECT coalesce(max(seq), 0) + 1 FROM person_merges")? as i64;
+        let run = || -> duckdb::Result<()> {
+            self.conn.execute_batch("CREATE TEMP TABLE stage_moves (from_person VARCHAR, into_person VARCHAR)")?;
+            let mut app = Stage::new(&self.conn, "stage_moves")?;
+            for (from, into) in &moves {
+                app.append_row(params![from.as_str(), into.as_str()])?;
+            }
+            app.finish()?;
+            let mut app = self.conn.appender("person_merges")?;
+            for (i, m) in self.merges.iter().enumerate() {
+                app.append_row(params![first + i as i64, m.from.as_str(), m.into.as_str(), m.via.as_str(), ts(m.at)])?;
+            }
+            app.flush()
+        };
+        run().map_err(backend)?;
+        if !moves.is_empty() {
+            for table in ["events", "orders", "identity_links"] {
+                self.exec(&format!(
+                    "UPDATE {table} SET person_id = m.into_person FROM stage_moves m WHERE {table}.person_id = m.from_person"
+                ))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, rows_read: Option<u64>) -> Result<(WriteSummary, Option<ImportRecord>)> {
         let mut summary = WriteSummary { rows_rejected: self.rejected, ..Default::default() };
         summary.events_new = self.exec(
             "INSERT INTO events SELECT * EXCLUDE (seq) FROM (
@@ -240,6 +304,16 @@ impl<'a> DuckDbTxn<'a> {
             "INSERT INTO products SELECT * EXCLUDE (seq) FROM stage_products
              QUALIFY row_number() OVER (PARTITION BY product_id ORDER BY seq DESC) = 1",
         )?;
+        self.apply_identity()?;
+        let Some(rows_read) = rows_read else {
+            // A stream commit: dead letters are kept under import 0.
+            if self.rejected > 0 {
+                self.exec("INSERT INTO rejected_rows SELECT 0, * FROM stage_rejected")?;
+            }
+            self.conn.execute_batch("COMMIT").map_err(backend)?;
+            self.open = false;
+            return Ok((summary, None));
+        };
         let id = self.count("SELECT coalesce(max(import_id), 0) + 1 FROM imports")? as i64;
         self.conn.execute("INSERT INTO rejected_rows SELECT ?, * FROM stage_rejected", params![id]).map_err(backend)?;
         let finished_at = Utc::now();
@@ -262,7 +336,7 @@ impl<'a> DuckDbTxn<'a> {
         self.open = false;
         // Round-trip through the stored precision (microseconds).
         let finished_at = crate::codec::from_micros("import", finished_at.timestamp_micros())?;
-        Ok(ImportRecord { id, source: self.source.clone(), rows_read, summary, finished_at })
+        Ok((summary, Some(ImportRecord { id, source: self.source.clone(), rows_read, summary, finished_at })))
     }
 }
 
@@ -286,8 +360,23 @@ impl WriteTxn for DuckDbTxn<'_> {
         Ok(())
     }
 
+    fn link(&mut self, link: IdentityLink) -> Result<()> {
+        self.links.push(link);
+        Ok(())
+    }
+
+    fn merge(&mut self, merge: PersonMerge) -> Result<()> {
+        self.merges.push(merge);
+        Ok(())
+    }
+
     fn commit(mut self: Box<Self>, rows_read: u64) -> Result<ImportRecord> {
-        self.apply(rows_read)
+        let (_, record) = self.apply(Some(rows_read))?;
+        record.ok_or_else(|| StoreError::Backend("import commit recorded no import".into()))
+    }
+
+    fn commit_stream(mut self: Box<Self>) -> Result<WriteSummary> {
+        self.apply(None).map(|(summary, _)| summary)
     }
 }
 

@@ -9,7 +9,7 @@ use cohort_model::{
     PersonId, Platform, PlatformMix, Product, ProductId, Profile, RfmScore, User, UserId, ValueTier, Windowed,
 };
 
-use crate::{EventStore, RejectedRow, WriteSource};
+use crate::{EventStore, IdKind, IdentityLink, PersonMerge, RejectedRow, WriteSource};
 
 /// Runs every check, each on a fresh store from `fresh`.
 pub fn run_all<S: EventStore>(fresh: impl Fn() -> S) {
@@ -18,6 +18,8 @@ pub fn run_all<S: EventStore>(fresh: impl Fn() -> S) {
     histories_group_and_order(&fresh());
     profiles_round_trip(&fresh());
     imports_and_rejections_are_recorded(&fresh());
+    merges_move_history_and_links(&fresh());
+    stream_commits_keep_rejections_without_an_import(&fresh());
 }
 
 fn at(day: u32, hour: u32) -> DateTime<Utc> {
@@ -259,10 +261,140 @@ fn imports_and_rejections_are_recorded(store: &dyn EventStore) {
     assert_eq!(rejected[0].line, 7);
 }
 
+fn link(kind: IdKind, id: &str, person: &str, day: u32) -> IdentityLink {
+    IdentityLink {
+        kind,
+        id: id.into(),
+        person_id: PersonId::new(person).unwrap(),
+        via: "identify".into(),
+        at: at(day, 0),
+    }
+}
+
+fn merge(from: &str, into: &str, via: &str, day: u32) -> PersonMerge {
+    PersonMerge {
+        from: PersonId::new(from).unwrap(),
+        into: PersonId::new(into).unwrap(),
+        via: via.into(),
+        at: at(day, 0),
+    }
+}
+
+fn event_ids(store: &dyn EventStore, person: &str) -> Vec<String> {
+    store
+        .history(&PersonId::new(person).unwrap())
+        .unwrap()
+        .map(|h| h.events.iter().map(|e| e.id.to_string()).collect())
+        .unwrap_or_default()
+}
+
+fn merges_move_history_and_links(store: &dyn EventStore) {
+    // Before login: two events of an anonymous visitor, stored as their own person.
+    let mut txn = store.begin_write(WriteSource::default()).unwrap();
+    let mut guest = Batch::default();
+    for (id, hour) in [("g1", 8), ("g2", 9)] {
+        let mut e = event(id, "anon-1", EventName::ProductViewed, at(4, hour));
+        e.user_id = None;
+        guest.events.push(e);
+    }
+    guest.orders.push(order("og", Some("anon-1"), at(4, 10), &[("p1", 1, 100)]));
+    txn.write(&guest).unwrap();
+    txn.commit_stream().unwrap();
+    assert_eq!(event_ids(store, "anon-1"), ["g1", "g2"]);
+
+    {
+        // a dropped write's links and merges leave no trace
+        let mut txn = store.begin_write(WriteSource::default()).unwrap();
+        txn.link(link(IdKind::Anonymous, "anon-1", "alice", 5)).unwrap();
+        txn.merge(merge("anon-1", "alice", "identify", 5)).unwrap();
+    }
+    assert!(store.identity_links(None).unwrap().is_empty(), "a dropped write records no link");
+    assert!(store.merges(None).unwrap().is_empty(), "a dropped write records no merge");
+    assert_eq!(event_ids(store, "anon-1"), ["g1", "g2"], "a dropped merge moves nothing");
+
+    // Login: the visitor becomes alice; her new event is written in the same transaction.
+    let mut txn = store.begin_write(WriteSource::default()).unwrap();
+    txn.write(&Batch { events: vec![event("a1", "alice", EventName::OrderCompleted, at(5, 8))], ..Default::default() })
+        .unwrap();
+    txn.link(link(IdKind::Anonymous, "anon-1", "alice", 5)).unwrap();
+    txn.merge(merge("anon-1", "alice", "identify", 5)).unwrap();
+    txn.commit_stream().unwrap();
+    assert_eq!(event_ids(store, "alice"), ["g1", "g2", "a1"], "events before login belong to the person after it");
+    assert!(store.history(&PersonId::new("anon-1").unwrap()).unwrap().is_none(), "the visitor is gone");
+    let alice = store.history(&PersonId::new("alice").unwrap()).unwrap().unwrap();
+    assert_eq!(alice.orders.len(), 1, "orders move with the merge");
+    assert_eq!(store.identity_links(Some(&PersonId::new("alice").unwrap())).unwrap().len(), 1);
+
+    // Alias chain in one write: alice → alice-2 → alice-3; a second merge of
+    // alice (already merged away) moves nothing.
+    let mut txn = store.begin_write(WriteSource::default()).unwrap();
+    txn.link(link(IdKind::Anonymous, "anon-2", "alice", 6)).unwrap();
+    txn.link(link(IdKind::User, "alice", "alice-2", 6)).unwrap();
+    txn.merge(merge("alice", "alice-2", "alias", 6)).unwrap();
+    txn.merge(merge("alice-2", "alice-3", "alias", 6)).unwrap();
+    txn.merge(merge("alice", "bob", "alias", 6)).unwrap();
+    txn.commit_stream().unwrap();
+    assert_eq!(event_ids(store, "alice-3"), ["g1", "g2", "a1"], "merge chains end on the last person");
+    assert!(event_ids(store, "bob").is_empty());
+    let links = store.identity_links(None).unwrap();
+    let resolved: Vec<(IdKind, &str, &str)> =
+        links.iter().map(|l| (l.kind, l.id.as_str(), l.person_id.as_str())).collect();
+    assert_eq!(
+        resolved,
+        [
+            (IdKind::Anonymous, "anon-1", "alice-3"),
+            (IdKind::Anonymous, "anon-2", "alice-3"),
+            (IdKind::User, "alice", "alice-3")
+        ],
+        "links follow merges, one per (kind, id), by kind and id"
+    );
+    let merges = store.merges(Some(&PersonId::new("alice").unwrap())).unwrap();
+    let pairs: Vec<(&str, &str)> = merges.iter().map(|m| (m.from.as_str(), m.into.as_str())).collect();
+    assert_eq!(pairs, [("anon-1", "alice"), ("alice", "alice-2"), ("alice", "bob")], "merges are recorded as given");
+    assert_eq!(store.merges(None).unwrap().len(), 4);
+    assert_eq!(store.merges(None).unwrap()[0].via, "identify");
+}
+
+fn stream_commits_keep_rejections_without_an_import(store: &dyn EventStore) {
+    let mut txn = store.begin_write(WriteSource { kind: "http".into(), ..Default::default() }).unwrap();
+    txn.write(&Batch { events: vec![event("s1", "carol", EventName::CheckedIn, at(7, 8))], ..Default::default() })
+        .unwrap();
+    txn.reject(RejectedRow {
+        file: "POST /v1/batch".into(),
+        line: 2,
+        reason: "field \"timestamp\": before 2000-01-01".into(),
+        raw: "{}".into(),
+    })
+    .unwrap();
+    let summary = txn.commit_stream().unwrap();
+    assert_eq!((summary.events_new, summary.rows_rejected), (1, 1));
+    assert!(store.imports().unwrap().is_empty(), "a stream commit records no import");
+    let rejected = store.rejected_rows(10).unwrap();
+    assert_eq!(rejected.len(), 1, "a stream commit keeps its dead letters");
+    assert_eq!(rejected[0].file, "POST /v1/batch");
+    let mut again = store.begin_write(WriteSource::default()).unwrap();
+    again
+        .write(&Batch { events: vec![event("s1", "carol", EventName::CheckedIn, at(7, 8))], ..Default::default() })
+        .unwrap();
+    assert_eq!(again.commit_stream().unwrap().events_duplicate, 1, "stream commits deduplicate by id too");
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn memory_store_conforms() {
         super::run_all(crate::MemoryStore::new);
+    }
+
+    #[test]
+    fn composed_merges_follow_chains() {
+        let moves = crate::compose_merges(&[
+            super::merge("a", "b", "x", 1),
+            super::merge("b", "c", "x", 1),
+            super::merge("a", "d", "x", 1),
+            super::merge("c", "a", "x", 1),
+        ]);
+        let pairs: Vec<(&str, &str)> = moves.iter().map(|(f, i)| (f.as_str(), i.as_str())).collect();
+        assert_eq!(pairs, [("a", "c"), ("b", "c")]);
     }
 }

@@ -11,7 +11,10 @@
 //!   dropped (or crashed) transaction leaves no trace;
 //! - writes are idempotent: events and orders are deduplicated by id, order
 //!   lines by `(order id, line_no)`, users and products are upserted;
-//! - histories come back grouped by person, events and orders in time order.
+//! - histories come back grouped by person, events and orders in time order;
+//! - identity links and person merges commit with the rest of a write: a
+//!   merge moves every stored event, order and link of one person to
+//!   another, so each stored record always carries its resolved person.
 
 mod error;
 mod memory;
@@ -21,7 +24,9 @@ pub mod conformance;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use types::{ImportRecord, PersonHistory, RejectedRow, StoreStats, WriteSource, WriteSummary};
+pub use types::{
+    IdKind, IdentityLink, ImportRecord, PersonHistory, PersonMerge, RejectedRow, StoreStats, WriteSource, WriteSummary,
+};
 
 use cohort_model::{Batch, PersonId, Product, Profile};
 
@@ -40,8 +45,17 @@ pub trait EventStore: Send + Sync {
     /// All completed imports, oldest first.
     fn imports(&self) -> Result<Vec<ImportRecord>>;
 
-    /// Rows rejected by imports, oldest first, at most `limit`.
+    /// Rows rejected by imports and by the collector (the dead letters),
+    /// oldest first, at most `limit`.
     fn rejected_rows(&self, limit: usize) -> Result<Vec<RejectedRow>>;
+
+    /// Identity links, every one (`person` = `None`) or those resolving to
+    /// one person, by kind and id.
+    fn identity_links(&self, person: Option<&PersonId>) -> Result<Vec<IdentityLink>>;
+
+    /// Recorded person merges, every one or those from or into one person,
+    /// oldest first.
+    fn merges(&self, person: Option<&PersonId>) -> Result<Vec<PersonMerge>>;
 
     /// Row counts and time range.
     fn stats(&self) -> Result<StoreStats>;
@@ -75,7 +89,48 @@ pub trait WriteTxn {
     /// Records a row the importer refused, kept with the import.
     fn reject(&mut self, row: RejectedRow) -> Result<()>;
 
+    /// Points an anonymous or user id at a person (replacing its previous
+    /// link) on commit.
+    fn link(&mut self, link: IdentityLink) -> Result<()>;
+
+    /// Folds one person into another on commit, after this write's records
+    /// and links are stored: every event, order and identity link of
+    /// `merge.from` moves to `merge.into`. Merges apply in the order given
+    /// (a → b then b → c leaves everything on c); the merge is recorded.
+    fn merge(&mut self, merge: PersonMerge) -> Result<()>;
+
     /// Makes everything staged visible at once and records the import with
     /// `rows_read`. Returns what was new and what was a duplicate.
     fn commit(self: Box<Self>, rows_read: u64) -> Result<ImportRecord>;
+
+    /// Commits like [`WriteTxn::commit`] but records no import: for
+    /// continuous producers (the HTTP collector commits many times a
+    /// second). Rejected rows are kept all the same.
+    fn commit_stream(self: Box<Self>) -> Result<WriteSummary>;
+}
+
+/// Composes merges applied in order into one map from every merged-away
+/// person to the person that finally holds its records, so a backend can
+/// apply a whole write's merges in one pass: a chain (a → b, b → c) becomes
+/// a → c, b → c; merging a person that was already merged away in the same
+/// write moves nothing (its records left with the first merge).
+pub fn compose_merges(merges: &[PersonMerge]) -> Vec<(PersonId, PersonId)> {
+    use std::collections::HashMap;
+    fn root<'a>(parent: &HashMap<&'a PersonId, &'a PersonId>, mut p: &'a PersonId) -> &'a PersonId {
+        while let Some(next) = parent.get(p) {
+            p = next;
+        }
+        p
+    }
+    let mut parent: HashMap<&PersonId, &PersonId> = HashMap::new();
+    let mut order: Vec<&PersonId> = Vec::new();
+    for m in merges {
+        let into = root(&parent, &m.into);
+        if into == &m.from || parent.contains_key(&m.from) {
+            continue;
+        }
+        parent.insert(&m.from, into);
+        order.push(&m.from);
+    }
+    order.into_iter().map(|from| (from.clone(), root(&parent, from).clone())).collect()
 }

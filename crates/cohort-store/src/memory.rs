@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use cohort_model::{Batch, Event, EventId, Order, OrderId, PersonId, Product, ProductId, Profile, User, UserId};
 
 use crate::{
-    EventStore, ImportRecord, PersonHistory, RejectedRow, Result, StoreStats, WriteSource, WriteSummary, WriteTxn,
+    compose_merges, EventStore, IdKind, IdentityLink, ImportRecord, PersonHistory, PersonMerge, RejectedRow, Result,
+    StoreStats, WriteSource, WriteSummary, WriteTxn,
 };
 
 /// An [`EventStore`] held in memory. Same semantics as the database
@@ -26,6 +27,8 @@ struct Inner {
     profiles: BTreeMap<PersonId, Profile>,
     imports: Vec<ImportRecord>,
     rejected: Vec<RejectedRow>,
+    links: BTreeMap<(IdKind, String), IdentityLink>,
+    merges: Vec<PersonMerge>,
 }
 
 impl MemoryStore {
@@ -46,6 +49,8 @@ struct MemoryTxn<'a> {
     source: WriteSource,
     staged: Batch,
     rejected: Vec<RejectedRow>,
+    links: Vec<IdentityLink>,
+    merges: Vec<PersonMerge>,
 }
 
 impl WriteTxn for MemoryTxn<'_> {
@@ -62,8 +67,35 @@ impl WriteTxn for MemoryTxn<'_> {
         Ok(())
     }
 
+    fn link(&mut self, link: IdentityLink) -> Result<()> {
+        self.links.push(link);
+        Ok(())
+    }
+
+    fn merge(&mut self, merge: PersonMerge) -> Result<()> {
+        self.merges.push(merge);
+        Ok(())
+    }
+
     fn commit(self: Box<Self>, rows_read: u64) -> Result<ImportRecord> {
-        let mut inner = self.store.lock();
+        let (store, source) = (self.store, self.source.clone());
+        let mut inner = store.lock();
+        let summary = (*self).apply(&mut inner);
+        let record =
+            ImportRecord { id: inner.imports.len() as i64 + 1, source, rows_read, summary, finished_at: Utc::now() };
+        inner.imports.push(record.clone());
+        Ok(record)
+    }
+
+    fn commit_stream(self: Box<Self>) -> Result<WriteSummary> {
+        let store = self.store;
+        let mut inner = store.lock();
+        Ok((*self).apply(&mut inner))
+    }
+}
+
+impl MemoryTxn<'_> {
+    fn apply(self, inner: &mut Inner) -> WriteSummary {
         let mut summary = WriteSummary { rows_rejected: self.rejected.len() as u64, ..Default::default() };
         let staged = self.staged;
         for user in staged.users {
@@ -106,21 +138,39 @@ impl WriteTxn for MemoryTxn<'_> {
             }
         }
         inner.rejected.extend(self.rejected);
-        let record = ImportRecord {
-            id: inner.imports.len() as i64 + 1,
-            source: self.source,
-            rows_read,
-            summary,
-            finished_at: Utc::now(),
-        };
-        inner.imports.push(record.clone());
-        Ok(record)
+        for link in self.links {
+            inner.links.insert((link.kind, link.id.clone()), link);
+        }
+        let moves: BTreeMap<PersonId, PersonId> = compose_merges(&self.merges).into_iter().collect();
+        if !moves.is_empty() {
+            let moved = |p: &mut Option<PersonId>| {
+                if let Some(to) = p.as_ref().and_then(|p| moves.get(p)) {
+                    *p = Some(to.clone());
+                }
+            };
+            inner.events.values_mut().for_each(|e| moved(&mut e.person_id));
+            inner.orders.values_mut().for_each(|o| moved(&mut o.person_id));
+            for link in inner.links.values_mut() {
+                if let Some(to) = moves.get(&link.person_id) {
+                    link.person_id = to.clone();
+                }
+            }
+        }
+        inner.merges.extend(self.merges);
+        summary
     }
 }
 
 impl EventStore for MemoryStore {
     fn begin_write(&self, source: WriteSource) -> Result<Box<dyn WriteTxn + '_>> {
-        Ok(Box::new(MemoryTxn { store: self, source, staged: Batch::default(), rejected: Vec::new() }))
+        Ok(Box::new(MemoryTxn {
+            store: self,
+            source,
+            staged: Batch::default(),
+            rejected: Vec::new(),
+            links: Vec::new(),
+            merges: Vec::new(),
+        }))
     }
 
     fn find_import(&self, checksum: &str) -> Result<Option<ImportRecord>> {
@@ -133,6 +183,16 @@ impl EventStore for MemoryStore {
 
     fn rejected_rows(&self, limit: usize) -> Result<Vec<RejectedRow>> {
         Ok(self.lock().rejected.iter().take(limit).cloned().collect())
+    }
+
+    fn identity_links(&self, person: Option<&PersonId>) -> Result<Vec<IdentityLink>> {
+        let inner = self.lock();
+        Ok(inner.links.values().filter(|l| person.is_none_or(|p| &l.person_id == p)).cloned().collect())
+    }
+
+    fn merges(&self, person: Option<&PersonId>) -> Result<Vec<PersonMerge>> {
+        let inner = self.lock();
+        Ok(inner.merges.iter().filter(|m| person.is_none_or(|p| &m.from == p || &m.into == p)).cloned().collect())
     }
 
     fn stats(&self) -> Result<StoreStats> {

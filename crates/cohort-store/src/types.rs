@@ -98,3 +98,63 @@ pub struct PersonHistory {
     /// Orders and refunds with lines, by `placed_at` (ties by id).
     pub orders: Vec<Order>,
 }
+
+/// Which kind of id an [`IdentityLink`] maps to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdKind {
+    /// A device / platform scoped visitor id (Segment `anonymousId`).
+    Anonymous,
+    /// A logged-in user id (Segment `userId`), or an aliased previous id.
+    User,
+}
+
+impl IdKind {
+    /// The stored name (`anonymous`, `user`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdKind::Anonymous => "anonymous",
+            IdKind::User => "user",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<IdKind> {
+        match s {
+            "anonymous" => Some(IdKind::Anonymous),
+            "user" => Some(IdKind::User),
+            _ => None,
+        }
+    }
+}
+
+/// The current person behind one anonymous or user id. A later link for the
+/// same `(kind, id)` replaces the earlier one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityLink {
+    /// Anonymous or user id.
+    pub kind: IdKind,
+    /// The id as sent.
+    pub id: String,
+    /// The person it resolves to.
+    pub person_id: PersonId,
+    /// What established the link (`identify`, `track`, `alias`).
+    pub via: String,
+    /// When (the message's timestamp).
+    pub at: DateTime<Utc>,
+}
+
+/// One person folded into another: every event, order and identity link of
+/// `from` now belongs to `into`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonMerge {
+    /// The person that no longer exists on its own (an anonymous visitor, or
+    /// an aliased user).
+    pub from: PersonId,
+    /// The person that absorbed it.
+    pub into: PersonId,
+    /// What caused it (`identify`, `track`, `alias`).
+    pub via: String,
+    /// When (the message's timestamp).
+    pub at: DateTime<Utc>,
+}

@@ -79,6 +79,21 @@ impl Generic {
         generic
     }
 
+    /// One JSON object as an event (an events reader) or a user (a users
+    /// reader): the path the HTTP collector shares with NDJSON imports.
+    pub(crate) fn json_record(&mut self, object: &Map<String, Value>) -> Result<JsonRecord, String> {
+        let cols = self.cols.take().expect("paths resolved for JSON readers");
+        self.ctx.rounded = 0;
+        let row = Row::Json(object);
+        let result = match &cols {
+            Cols::Events(c) => records::event(c, 0, &row, self).map(JsonRecord::Event),
+            Cols::Users(c) => records::user(c, &row, self).map(JsonRecord::User),
+            Cols::Orders(_) | Cols::Products(_) => Err("only events and users are read from single objects".into()),
+        };
+        self.cols = Some(cols);
+        result
+    }
+
     /// Per-file context.
     pub(crate) fn ctx(&mut self) -> &mut Ctx {
         &mut self.ctx
@@ -241,6 +256,14 @@ impl RowHandler for Generic {
         sink.flush()?;
         sink.write_orders(std::mem::take(&mut self.orders).into_orders())
     }
+}
+
+/// What [`Generic::json_record`] built.
+pub(crate) enum JsonRecord {
+    /// From an events reader.
+    Event(cohort_model::Event),
+    /// From a users reader.
+    User(cohort_model::User),
 }
 
 /// An order's header as read from one of its lines.

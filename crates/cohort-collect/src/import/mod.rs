@@ -62,7 +62,7 @@ pub use mapping::ColumnMapping;
 pub use online_retail::ONLINE_RETAIL_TIME_ZONE;
 pub use parse::MoneyUnit;
 
-use generic::{Ctx, Generic};
+use generic::{Ctx, Generic, JsonRecord};
 use parse::InstantParser;
 use rows::RowHandler;
 use sink::Sink;
@@ -307,4 +307,56 @@ fn read_fixed_csv(
     let rows = rows::read_csv(input, b',', has_header, handler, sink, &mut counted)?;
     handler.finish(sink)?;
     Ok(rows)
+}
+
+/// Segment message objects into events and users through the same field
+/// mapping as `cohort import ndjson` (Segment names first: `messageId`,
+/// `userId`, `properties.price`, `traits.city`…), so a message means the
+/// same whether it arrives over HTTP or in a file.
+pub(crate) struct SegmentMapper {
+    events: Generic,
+    users: Generic,
+    tz: Tz,
+}
+
+impl SegmentMapper {
+    /// Naive timestamps are read in `shop`'s zone; money is decimal yuan.
+    pub(crate) fn new(shop: ShopTime) -> Self {
+        let ctx = || Ctx {
+            checksum16: "http".into(),
+            money_unit: MoneyUnit::Yuan,
+            instants: InstantParser::new(shop.tz(), Utc::now()),
+            rounded: 0,
+        };
+        let reader = |kind| Generic::new(kind, SourceFormat::Ndjson, ColumnMapping::default(), ctx());
+        SegmentMapper { events: reader(RecordKind::Events), users: reader(RecordKind::Users), tz: shop.tz() }
+    }
+
+    /// Sets the instant future timestamps are judged against.
+    pub(crate) fn set_now(&mut self, now: DateTime<Utc>) {
+        self.events.ctx().instants = InstantParser::new(self.tz, now);
+        self.users.ctx().instants = InstantParser::new(self.tz, now);
+    }
+
+    /// A `track` / `page` / `screen` object as an event.
+    pub(crate) fn event(
+        &mut self,
+        object: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<cohort_model::Event, String> {
+        match self.events.json_record(object)? {
+            JsonRecord::Event(e) => Ok(e),
+            JsonRecord::User(_) => unreachable!("an events reader builds events"),
+        }
+    }
+
+    /// An `identify` object as a user.
+    pub(crate) fn user(
+        &mut self,
+        object: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<cohort_model::User, String> {
+        match self.users.json_record(object)? {
+            JsonRecord::User(u) => Ok(u),
+            JsonRecord::Event(_) => unreachable!("a users reader builds users"),
+        }
+    }
 }

@@ -1,0 +1,189 @@
+//! The collection service: a Segment-compatible HTTP Tracking API in front
+//! of the event store.
+//!
+//! Any Segment or RudderStack SDK can send to it unchanged: `POST
+//! /v1/track`, `/v1/identify`, `/v1/page`, `/v1/screen`, `/v1/alias` and
+//! `/v1/batch`, JSON or gzip, with the write key as the Basic-auth user
+//! name. The engine does the work: [`cohort_collect::segment`] validates
+//! and maps messages, [`cohort_collect::identity`] stitches anonymous and
+//! user ids into persons, and the [`cohort_store::EventStore`] commits. This
+//! crate only adds HTTP, the group-commit writer ([`writer`]) and metrics.
+//!
+//! A 200 means committed: each request waits for the transaction holding
+//! its messages. See `docs/collection.md`.
+
+mod auth;
+mod config;
+mod error;
+mod ingest;
+mod metrics;
+mod openapi;
+mod routes;
+mod writer;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cohort_collect::segment::SegmentDecoder;
+use cohort_model::ShopTime;
+use cohort_store::{EventStore, StoreError};
+
+pub use auth::basic as basic_auth;
+pub use config::ServerConfig;
+pub use error::{ApiError, ERRORS_DOC};
+pub use ingest::{Accepted, RejectedMessage};
+pub use metrics::Metrics;
+pub use openapi::openapi;
+pub use routes::{Route, ROUTES};
+
+/// Shared by every request.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    config: Arc<ServerConfig>,
+    writer: writer::WriterHandle,
+    decoders: Arc<DecoderPool>,
+    metrics: Metrics,
+}
+
+/// Decoders are stateful (reused buffers, the field mapping): one per
+/// concurrent request, reused.
+pub(crate) struct DecoderPool {
+    idle: Mutex<Vec<SegmentDecoder>>,
+    config: Arc<ServerConfig>,
+    shop: ShopTime,
+}
+
+impl DecoderPool {
+    fn get(&self) -> SegmentDecoder {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        idle.unwrap_or_else(|| SegmentDecoder::new(self.config.limits(), self.shop))
+    }
+
+    fn put(&self, decoder: SegmentDecoder) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(decoder);
+    }
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind {
+        /// Address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The store could not be read (identity links).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Server {
+    /// Binds `config.listen` (port 0 picks a free port), starts the writer
+    /// and serves until [`Server::shutdown`] or `stop` resolves.
+    pub async fn start(
+        config: ServerConfig,
+        shop: ShopTime,
+        store: Arc<dyn EventStore>,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Server, StartError> {
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|e| StartError::Bind { addr: config.listen.clone(), reason: e.to_string() })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind { addr: config.listen.clone(), reason: e.to_string() })?;
+        let metrics = Metrics::new();
+        let (writer, thread) = writer::start(
+            store,
+            writer::WriterConfig {
+                capacity: config.queue_messages.max(1),
+                linger: Duration::from_millis(config.commit_linger_ms),
+                max_messages: config.commit_max_messages.max(1),
+            },
+            metrics.clone(),
+        )?;
+        let config = Arc::new(config);
+        let decoders = Arc::new(DecoderPool { idle: Mutex::new(Vec::new()), config: config.clone(), shop });
+        let state = AppState { config, writer, decoders, metrics };
+        let app = routes::router(state);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let signal = async move {
+                tokio::select! {
+                    _ = rx => {}
+                    _ = stop => {}
+                }
+                tracing::info!("shutting down: finishing in-flight requests");
+            };
+            let served = axum::serve(listener, app).with_graceful_shutdown(signal).await;
+            // The router (and with it every writer handle) is dropped: the
+            // writer commits what is queued and stops.
+            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+            served.map_err(|e| e.to_string())?;
+            match joined {
+                Ok(Ok(())) => Ok(()),
+                _ => Err("the writer thread panicked".to_string()),
+            }
+        });
+        tracing::info!(%addr, "collecting");
+        Ok(Server { addr, shutdown: Some(tx), task })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, finishes in-flight requests, commits everything
+    /// queued and returns.
+    pub async fn shutdown(mut self) -> Result<(), String> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.wait().await
+    }
+
+    /// Waits until the server stops (after the `stop` future resolves).
+    pub async fn wait(self) -> Result<(), String> {
+        self.task.await.map_err(|e| e.to_string())?
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

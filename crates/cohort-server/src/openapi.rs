@@ -1,0 +1,109 @@
+//! The OpenAPI 3.1 document, built from [`crate::ROUTES`].
+
+use serde_json::{json, Map, Value};
+
+use crate::ROUTES;
+
+fn message_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "A Segment message. Needs userId or anonymousId (alias: userId and previousId); track needs event.",
+        "properties": {
+            "type": {"type": "string", "enum": ["track", "identify", "page", "screen", "alias"]},
+            "messageId": {"type": "string", "maxLength": 256, "description": "Idempotency key: a retried message is stored once."},
+            "userId": {"type": ["string", "integer"]},
+            "anonymousId": {"type": ["string", "integer"]},
+            "previousId": {"type": ["string", "integer"]},
+            "event": {"type": "string", "maxLength": 200},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "originalTimestamp": {"type": "string", "format": "date-time"},
+            "sentAt": {"type": "string", "format": "date-time"},
+            "properties": {"type": "object"},
+            "traits": {"type": "object"},
+            "context": {"type": "object"},
+            "integrations": {"type": "object"}
+        }
+    })
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["message", "code", "type", "link"],
+        "properties": {
+            "message": {"type": "string"},
+            "code": {"type": "string", "enum": [
+                "missing_write_key", "invalid_write_key", "payload_too_large", "malformed_body",
+                "invalid_messages", "writer_busy", "store_failed", "shutting_down"
+            ]},
+            "type": {"type": "string", "enum": ["auth", "invalid_request", "system", "internal"]},
+            "link": {"type": "string"},
+            "rejected": {"type": "array", "items": {"$ref": "#/components/schemas/RejectedMessage"}}
+        }
+    })
+}
+
+fn ingest_operation(summary: &str, batch: bool) -> Value {
+    let body = if batch {
+        json!({"type": "object", "required": ["batch"], "properties": {
+            "batch": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+            "sentAt": {"type": "string", "format": "date-time"}
+        }})
+    } else {
+        json!({"$ref": "#/components/schemas/Message"})
+    };
+    let error = |description: &str| json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    json!({
+        "summary": summary,
+        "security": [{"writeKey": []}],
+        "parameters": [{"name": "Content-Encoding", "in": "header", "required": false,
+                        "schema": {"type": "string", "enum": ["gzip"]}}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "200": {"description": "Every accepted message is committed; refused ones are listed (and kept as dead letters).",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
+            "400": error("The body is malformed, or every message was refused."),
+            "401": error("Missing or unknown write key."),
+            "413": error("Body over the size limit."),
+            "429": error("The writer is behind; retry after the Retry-After header's seconds."),
+            "500": error("The store failed; nothing of the request was stored."),
+            "503": error("Shutting down.")
+        }
+    })
+}
+
+/// The document served at `/openapi.json`.
+pub fn openapi() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let operation = match route.ingest {
+            Some(call) => ingest_operation(route.summary, call.is_none()),
+            None => json!({"summary": route.summary, "responses": {"200": {"description": "OK"}}}),
+        };
+        let mut item = Map::new();
+        item.insert(route.method.to_ascii_lowercase(), operation);
+        paths.insert(route.path.to_string(), Value::Object(item));
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Cohort collection API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Segment-compatible HTTP Tracking API. See docs/collection.md."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"writeKey": {"type": "http", "scheme": "basic",
+                                             "description": "The write key as the user name, empty password."}},
+            "schemas": {
+                "Message": message_schema(),
+                "Error": error_schema(),
+                "RejectedMessage": {"type": "object", "required": ["index", "field", "reason"], "properties": {
+                    "index": {"type": "integer"}, "messageId": {"type": "string"},
+                    "field": {"type": "string"}, "reason": {"type": "string"}
+                }},
+                "Accepted": {"type": "object", "required": ["success", "accepted", "rejected"], "properties": {
+                    "success": {"type": "boolean"}, "accepted": {"type": "integer"},
+                    "rejected": {"type": "array", "items": {"$ref": "#/components/schemas/RejectedMessage"}}
+                }}
+            }
+        }
+    })
+}

@@ -1,0 +1,82 @@
+//! The routes table: the router and the OpenAPI document are both built
+//! from it, so they cannot disagree.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cohort_collect::segment::CallType;
+
+use crate::AppState;
+
+/// One route of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// Path.
+    pub path: &'static str,
+    /// What it does (the OpenAPI summary).
+    pub summary: &'static str,
+    /// The call of an ingest route; `None` for `/v1/batch` and the rest.
+    pub ingest: Option<Option<CallType>>,
+}
+
+const fn ingest(path: &'static str, summary: &'static str, call: Option<CallType>) -> Route {
+    Route { method: "POST", path, summary, ingest: Some(call) }
+}
+
+const fn plain(path: &'static str, summary: &'static str) -> Route {
+    Route { method: "GET", path, summary, ingest: None }
+}
+
+/// Every route served.
+pub const ROUTES: &[Route] = &[
+    ingest("/v1/track", "Record a behaviour event", Some(CallType::Track)),
+    ingest("/v1/identify", "Tie a user id (and the sender's anonymous id) to traits", Some(CallType::Identify)),
+    ingest("/v1/page", "Record a web page view", Some(CallType::Page)),
+    ingest("/v1/screen", "Record a mobile screen view", Some(CallType::Screen)),
+    ingest("/v1/alias", "Merge a previous id into a user id", Some(CallType::Alias)),
+    ingest("/v1/batch", "Send many calls at once", None),
+    plain("/healthz", "Liveness: the process answers"),
+    plain("/readyz", "Readiness: the writer is running and has room"),
+    plain("/metrics", "Prometheus metrics"),
+    plain("/openapi.json", "This document"),
+];
+
+pub(crate) fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for route in ROUTES {
+        router = match (route.ingest, route.path) {
+            (Some(call), path) => router.route(
+                path,
+                post(move |State(s): State<AppState>, headers: HeaderMap, body: Body| async move {
+                    crate::ingest::ingest(&s, call, headers, body).await
+                }),
+            ),
+            (None, "/healthz") => router.route(route.path, get(|| async { "ok" })),
+            (None, "/readyz") => router.route(route.path, get(ready)),
+            (None, "/metrics") => router.route(route.path, get(metrics)),
+            (None, "/openapi.json") => router.route(route.path, get(|| async { Json(crate::openapi()) })),
+            (None, other) => unreachable!("route {other} has no handler"),
+        };
+    }
+    router.with_state(state)
+}
+
+async fn ready(State(s): State<AppState>) -> Response {
+    let depth = s.writer.depth();
+    if depth * 10 >= s.config.queue_messages.max(1) * 9 {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("writer queue {depth} of {} messages", s.config.queue_messages))
+            .into_response()
+    } else {
+        "ready".into_response()
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    s.metrics.queue_depth.set(s.writer.depth() as i64);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
+}

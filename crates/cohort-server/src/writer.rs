@@ -1,0 +1,187 @@
+//! Group commit: one writer thread owns the store's write side and the
+//! identity graph. Requests hand it their validated messages through a
+//! channel and wait; it takes everything queued (waiting at most
+//! `commit_linger_ms` for more), resolves identities, writes one
+//! transaction and answers every request in it at once. A 200 therefore
+//! always means committed. The queue is bounded in messages by a semaphore:
+//! a request that does not fit is answered 429 instead of growing memory.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cohort_collect::identity::{IdentityGraph, Stitches};
+use cohort_collect::segment::{CallType, Message};
+use cohort_model::Batch;
+use cohort_store::{EventStore, RejectedRow, StoreError, WriteSource};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+
+use crate::metrics::Metrics;
+
+/// One request's share of a commit.
+pub(crate) struct Submission {
+    pub messages: Vec<Message>,
+    pub refused: Vec<RejectedRow>,
+    pub permit: OwnedSemaphorePermit,
+    pub reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// The handle requests use.
+#[derive(Clone)]
+pub(crate) struct WriterHandle {
+    tx: mpsc::Sender<Submission>,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
+/// What `submit` refused.
+pub(crate) enum SubmitError {
+    /// The queue is full.
+    Busy,
+    /// The writer has stopped.
+    Stopped,
+}
+
+impl WriterHandle {
+    /// Reserves room for `n` messages, or `Busy`.
+    pub(crate) fn reserve(&self, n: usize) -> Result<OwnedSemaphorePermit, SubmitError> {
+        let n = n.clamp(1, self.capacity) as u32;
+        self.permits.clone().try_acquire_many_owned(n).map_err(|_| SubmitError::Busy)
+    }
+
+    pub(crate) fn submit(&self, submission: Submission) -> Result<(), SubmitError> {
+        self.tx.send(submission).map_err(|_| SubmitError::Stopped)
+    }
+
+    /// Messages reserved and not yet committed.
+    pub(crate) fn depth(&self) -> usize {
+        self.capacity - self.permits.available_permits()
+    }
+}
+
+/// Settings of the writer thread.
+pub(crate) struct WriterConfig {
+    pub capacity: usize,
+    pub linger: Duration,
+    pub max_messages: usize,
+}
+
+/// Starts the writer thread. It stops when every handle is dropped, after
+/// committing what was queued.
+pub(crate) fn start(
+    store: Arc<dyn EventStore>,
+    config: WriterConfig,
+    metrics: Metrics,
+) -> Result<(WriterHandle, std::thread::JoinHandle<()>), StoreError> {
+    let graph = IdentityGraph::from_links(store.identity_links(None)?);
+    tracing::info!(links = graph.len(), "identity graph loaded");
+    let (tx, rx) = mpsc::channel::<Submission>();
+    let permits = Arc::new(Semaphore::new(config.capacity));
+    let handle = WriterHandle { tx, permits, capacity: config.capacity };
+    // The thread holds no sender, so the loop ends once every handle is gone.
+    let (permits, capacity) = (handle.permits.clone(), handle.capacity);
+    let thread = std::thread::Builder::new()
+        .name("cohort-writer".into())
+        .spawn(move || {
+            let depth_of = move || capacity - permits.available_permits();
+            run(store, graph, rx, config, metrics, depth_of);
+        })
+        .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
+    Ok((handle, thread))
+}
+
+fn run(
+    store: Arc<dyn EventStore>,
+    mut graph: IdentityGraph,
+    rx: mpsc::Receiver<Submission>,
+    config: WriterConfig,
+    metrics: Metrics,
+    depth: impl Fn() -> usize,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        let mut count = group[0].messages.len() + group[0].refused.len();
+        let deadline = Instant::now() + config.linger;
+        while count < config.max_messages {
+            let next = match rx.try_recv() {
+                Ok(s) => s,
+                Err(_) => match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(s) => s,
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                },
+            };
+            count += next.messages.len() + next.refused.len();
+            group.push(next);
+        }
+        let started = Instant::now();
+        let result = commit(store.as_ref(), &mut graph, &group);
+        metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+        metrics.commit_messages.observe(count as f64);
+        let reply = match result {
+            Ok(()) => {
+                for s in &group {
+                    for m in &s.messages {
+                        metrics.accepted.with_label_values(&[m.call.as_str()]).inc();
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, messages = count, "group commit failed; nothing of it was stored");
+                // The graph may hold links of the failed write: reload it.
+                match store.identity_links(None) {
+                    Ok(links) => graph = IdentityGraph::from_links(links),
+                    Err(e) => tracing::error!(error = %e, "cannot reload the identity graph"),
+                }
+                Err(e.to_string())
+            }
+        };
+        for s in group {
+            let _ = s.reply.send(reply.clone());
+            drop(s.permit);
+        }
+        metrics.queue_depth.set(depth() as i64);
+    }
+    tracing::info!("writer stopped: every queued message was committed");
+}
+
+/// Resolves identities and writes one transaction for the whole group.
+fn commit(store: &dyn EventStore, graph: &mut IdentityGraph, group: &[Submission]) -> Result<(), StoreError> {
+    let mut batch = Batch::default();
+    let mut stitches = Stitches::default();
+    for m in group.iter().flat_map(|s| &s.messages) {
+        let via = m.call.as_str();
+        match m.call {
+            CallType::Track | CallType::Page | CallType::Screen => {
+                let Some(event) = &m.event else { continue };
+                let mut event = event.clone();
+                event.person_id =
+                    graph.resolve(m.user_id.as_ref(), m.anonymous_id.as_ref(), via, m.timestamp, &mut stitches);
+                batch.events.push(event);
+            }
+            CallType::Identify => {
+                graph.resolve(m.user_id.as_ref(), m.anonymous_id.as_ref(), via, m.timestamp, &mut stitches);
+                batch.users.extend(m.user.clone());
+            }
+            CallType::Alias => {
+                if let (Some(previous), Some(user)) = (&m.previous_id, &m.user_id) {
+                    graph.alias(previous, user, m.timestamp, &mut stitches);
+                }
+            }
+            CallType::Group => {}
+        }
+    }
+    let mut txn = store.begin_write(WriteSource { kind: "http".into(), file: None, checksum: None })?;
+    txn.write(&batch)?;
+    for row in group.iter().flat_map(|s| &s.refused) {
+        txn.reject(row.clone())?;
+    }
+    for link in stitches.links {
+        txn.link(link)?;
+    }
+    for merge in stitches.merges {
+        txn.merge(merge)?;
+    }
+    txn.commit_stream()?;
+    Ok(())
+}
