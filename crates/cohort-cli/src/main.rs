@@ -58,6 +58,8 @@ enum Command {
     Rejected(commands::rejected::Args),
     /// Show what the store holds and past imports.
     Status(commands::status::Args),
+    /// Loyalty points: verify the ledger, show a member, report usage.
+    Points(commands::points::Args),
 }
 
 fn main() -> ExitCode {
@@ -90,5 +92,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(args) => commands::users::run(&ctx, args),
         Command::Rejected(args) => commands::rejected::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
+        Command::Points(args) => commands::points::run(&ctx, args),
     }
 }

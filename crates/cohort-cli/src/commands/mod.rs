@@ -4,6 +4,7 @@ pub mod compute;
 pub mod demo;
 pub mod generate;
 pub mod import;
+pub mod points;
 pub mod profile;
 pub mod rejected;
 pub mod segments;

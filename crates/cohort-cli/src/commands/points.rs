@@ -1,0 +1,166 @@
+//! `cohort points`: the loyalty points ledger from the command line —
+//! re-verify every balance from the ledger, inspect a member, report usage.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::{NaiveDate, Utc};
+use cohort_loyalty::{Loyalty, LoyaltyConfig, POINTS_USAGE_TARGET};
+use cohort_model::{SystemClock, UserId};
+
+use super::Context;
+use crate::output::thousands;
+
+/// Arguments of `cohort points`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The loyalty state store: a `sqlite://…` or `postgres://…` URL.
+    /// Default: `loyalty.sqlite` in the store directory.
+    #[arg(long, global = true, env = "COHORT_LOYALTY_URL", value_name = "URL")]
+    pub loyalty_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: PointsCommand,
+}
+
+/// What to do with the points ledger.
+#[derive(Debug, clap::Subcommand)]
+pub enum PointsCommand {
+    /// Recompute every balance, lot and coupon counter from the append-only
+    /// ledger and compare; exits with status 1 when anything disagrees.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A member's balance and ledger entries.
+    Show {
+        /// The member's user id.
+        user: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Points issued, redeemed, expired and clawed back in a period, and the
+    /// usage rate against the plan's target.
+    Usage {
+        /// First shop-local day of the period (default: 30 days before today).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last shop-local day of the period, inclusive (default: today).
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let url = match args.loyalty_url {
+        Some(url) => url,
+        None => {
+            let dir = ctx.store.path().and_then(|p| p.parent()).context("the store has no directory")?;
+            cohort_loyalty::sqlite_url(&dir.join("loyalty.sqlite"))
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let loyalty = Loyalty::open(&url, LoyaltyConfig::default(), ctx.shop, Arc::new(SystemClock))
+            .await
+            .with_context(|| format!("cannot open the loyalty store {url}"))?;
+        let outcome = execute(ctx, &loyalty, args.command).await;
+        loyalty.close().await;
+        outcome
+    })
+}
+
+async fn execute(ctx: &Context, loyalty: &Loyalty, command: PointsCommand) -> anyhow::Result<()> {
+    match command {
+        PointsCommand::Verify { json } => {
+            let report = loyalty.verify().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "checked {} operations, {} ledger entries, {} members, {} points lots, {} coupons",
+                    thousands(report.operations),
+                    thousands(report.entries),
+                    thousands(report.members),
+                    thousands(report.lots),
+                    thousands(report.coupons)
+                );
+                for problem in &report.problems {
+                    println!("  problem: {problem}");
+                }
+            }
+            if !report.is_ok() {
+                anyhow::bail!("{} problems: balances do not match the ledger", report.problem_count);
+            }
+            if !json {
+                println!("ledger verified: every balance equals its ledger sum");
+            }
+        }
+        PointsCommand::Show { user, json } => {
+            let user = UserId::new(&user).map_err(|e| anyhow::anyhow!("user {user:?}: {e}"))?;
+            let balance = loyalty.balance(&user).await?;
+            let entries = loyalty.ledger(&user).await?;
+            if json {
+                let entries: Vec<_> = entries
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "operation": e.operation,
+                            "kind": e.kind,
+                            "at": e.at,
+                            "account": e.account.to_string(),
+                            "amount": e.amount.get(),
+                        })
+                    })
+                    .collect();
+                let doc = serde_json::json!({ "balance": balance, "entries": entries });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+                return Ok(());
+            }
+            println!("{user}: {} available, {} owed", balance.available, balance.owed);
+            if let Some((at, points)) = balance.next_expiry {
+                println!("  next expiry: {points} on {}", ctx.shop_time_fmt(at));
+            }
+            for e in entries {
+                println!(
+                    "  {}  #{:<6} {:<12} {:<28} {:>+8}",
+                    ctx.shop_time_fmt(e.at),
+                    e.operation,
+                    e.kind,
+                    e.account.to_string(),
+                    e.amount.get()
+                );
+            }
+        }
+        PointsCommand::Usage { from, to, json } => {
+            let today = Utc::now().with_timezone(&ctx.shop.tz()).date_naive();
+            let to = to.unwrap_or(today);
+            let from = from.unwrap_or(to - chrono::Days::new(29));
+            anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+            let usage = loyalty
+                .points_usage(ctx.shop.start_of_day(from), ctx.shop.start_of_day(to + chrono::Days::new(1)))
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&usage)?);
+                return Ok(());
+            }
+            println!("points {from} – {to} (shop time)");
+            println!("  issued       {:>12}", thousands(usage.issued.get().max(0) as u64));
+            println!("  redeemed     {:>12}", usage.redeemed.get());
+            println!("  expired      {:>12}", usage.expired.get());
+            println!("  clawed back  {:>12}", usage.clawed_back.get());
+            println!(
+                "  usage rate   {:>11.1}%  (target ≥ {:.0}%: {})",
+                usage.usage_rate * 100.0,
+                POINTS_USAGE_TARGET * 100.0,
+                if usage.meets_target { "met" } else { "not met" }
+            );
+        }
+    }
+    Ok(())
+}
