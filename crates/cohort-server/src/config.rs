@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The collection service's settings (the `[server]` table). Environment
-/// overrides: `COHORT_LISTEN`, `COHORT_WRITE_KEYS` (comma-separated).
+/// The collection service's settings (the `[server]` table of `cohort.toml`;
+/// `cohort serve` applies `COHORT_LISTEN` and `COHORT_WRITE_KEYS` on top).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
@@ -59,16 +59,6 @@ impl ServerConfig {
             max_depth: self.max_depth,
             max_keys: self.max_keys,
             max_future: chrono::Duration::hours(self.max_future_hours),
-        }
-    }
-
-    /// Applies `COHORT_LISTEN` and `COHORT_WRITE_KEYS` from `env`.
-    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
-        if let Some(listen) = env("COHORT_LISTEN") {
-            self.listen = listen;
-        }
-        if let Some(keys) = env("COHORT_WRITE_KEYS") {
-            self.write_keys = keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect();
         }
     }
 }
