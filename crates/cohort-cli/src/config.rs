@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context as _};
 use cohort_insight::InsightConfig;
+use cohort_server::ServerConfig;
 
 /// `cohort.toml` (see `cohort.example.toml` for every setting).
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +15,8 @@ pub struct CohortConfig {
     pub time_zone: String,
     /// `[segments]`: value tiers, lifecycle, behaviour types.
     pub segments: InsightConfig,
+    /// `[server]`: the collection service (`cohort serve`).
+    pub server: ServerConfig,
 }
 
 impl Default for CohortConfig {
@@ -21,6 +24,7 @@ impl Default for CohortConfig {
         CohortConfig {
             time_zone: cohort_model::DEFAULT_TIME_ZONE.name().to_string(),
             segments: InsightConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -54,7 +58,14 @@ impl CohortConfig {
                 (cohort_insight::SECTION, other) => {
                     issues.push(format!("segments: expected a table, found {}", other.type_str()))
                 }
-                (other, _) => issues.push(format!("{other}: unknown setting (expected time_zone or [segments])")),
+                ("server", toml::Value::Table(table)) => match table.clone().try_into::<ServerConfig>() {
+                    Ok(server) => config.server = server,
+                    Err(e) => issues.push(format!("server: {}", e.message())),
+                },
+                ("server", other) => issues.push(format!("server: expected a table, found {}", other.type_str())),
+                (other, _) => {
+                    issues.push(format!("{other}: unknown setting (expected time_zone, [segments] or [server])"))
+                }
             }
         }
         let segments_zone = doc.get(cohort_insight::SECTION).and_then(|s| s.get("time_zone"));

@@ -60,6 +60,8 @@ enum Command {
     Status(commands::status::Args),
     /// Loyalty points: verify the ledger, show a member, report usage.
     Points(commands::points::Args),
+    /// Run the collection service (Segment-compatible HTTP ingest).
+    Serve(commands::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -93,5 +95,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rejected(args) => commands::rejected::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
         Command::Points(args) => commands::points::run(&ctx, args),
+        Command::Serve(args) => commands::serve::run(ctx, args),
     }
 }

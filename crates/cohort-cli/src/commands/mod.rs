@@ -8,6 +8,7 @@ pub mod points;
 pub mod profile;
 pub mod rejected;
 pub mod segments;
+pub mod serve;
 pub mod status;
 pub mod users;
 

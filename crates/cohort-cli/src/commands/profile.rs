@@ -34,9 +34,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             mask_phone(p)
         }
     });
+    let links = ctx.store.identity_links(Some(&person))?;
+    let merges = ctx.store.merges(Some(&person))?;
     if args.json {
         let recent: Vec<_> = history.events.iter().rev().take(args.events).collect();
-        let json = serde_json::json!({ "profile": profile, "phone": phone, "recent_events": recent });
+        let json = serde_json::json!({
+            "profile": profile, "phone": phone, "recent_events": recent,
+            "identity": { "links": links, "merges": merges },
+        });
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
@@ -48,6 +53,13 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             phone.as_deref().unwrap_or("-"),
             user.channel.as_deref().unwrap_or("-")
         );
+    }
+    if !links.is_empty() {
+        let ids: Vec<String> = links.iter().map(|l| format!("{} {} ({})", l.kind.as_str(), l.id, l.via)).collect();
+        println!("  ids: {}", ids.join(", "));
+    }
+    for m in &merges {
+        println!("  merged {} → {} by {} at {}", m.from, m.into, m.via, ctx.shop_time_fmt(m.at));
     }
     match &profile {
         Some(p) => print_profile(p),
