@@ -26,15 +26,9 @@ pub struct Args {
     /// Import this dataset from PATH instead of generating a shop.
     #[arg(long, value_names = ["DATASET", "PATH"], num_args = 2)]
     pub dataset: Option<Vec<String>>,
-    /// Generated shop size (users).
-    #[arg(long, default_value_t = 20_000)]
-    pub users: u64,
-    /// Generated shop history (days).
-    #[arg(long, default_value_t = 365)]
-    pub days: u32,
-    /// Generator seed.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    /// The shop to generate when no dataset is given.
+    #[command(flatten)]
+    pub shop: generate::ShopArgs,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
@@ -56,16 +50,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             import::report(&outcome, t.elapsed().as_secs_f64());
         }
         None => {
-            println!("1/3 generating a shop: {} users, {} days, seed {}", thousands(args.users), args.days, args.seed);
-            let gen_args = generate::Args {
-                users: args.users,
-                days: args.days,
-                seed: args.seed,
-                start: "2025-01-01".parse().expect("valid date"),
-                output: None,
-            };
+            let shop = &args.shop;
+            println!("1/3 generating a shop: {} users, {} days, seed {}", thousands(shop.users), shop.days, shop.seed);
             let t = Instant::now();
-            let summary = generate::into_store(ctx, &gen_args)?;
+            let summary = generate::into_store(ctx, shop)?;
             generate::print_summary(&summary, t.elapsed().as_secs_f64());
         }
     }

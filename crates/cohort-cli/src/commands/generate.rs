@@ -12,9 +12,9 @@ use super::Context;
 use crate::output::thousands;
 use crate::progress;
 
-/// Arguments of `cohort generate`.
+/// The generated shop: size, history and seed (shared with `cohort demo`).
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct ShopArgs {
     /// Registered users to simulate.
     #[arg(long, default_value_t = 20_000)]
     pub users: u64,
@@ -27,12 +27,19 @@ pub struct Args {
     /// First day of the simulated period (shop-local date).
     #[arg(long, default_value = "2025-01-01")]
     pub start: NaiveDate,
+}
+
+/// Arguments of `cohort generate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub shop: ShopArgs,
     /// Write native CSV files into this directory instead of the store.
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
 }
 
-impl Args {
+impl ShopArgs {
     pub fn generator(&self, ctx: &Context) -> anyhow::Result<Generator> {
         let config = GeneratorConfig {
             users: self.users,
@@ -50,8 +57,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let summary = match &args.output {
         Some(dir) => {
-            let generator = args.generator(ctx)?;
-            let pb = progress::items(ctx.quiet, "generating", args.users);
+            let generator = args.shop.generator(ctx)?;
+            let pb = progress::items(ctx.quiet, "generating", args.shop.users);
             let summary = generator
                 .write_csv(dir, |done| pb.set_position(done))
                 .with_context(|| format!("cannot write {}", dir.display()))?;
@@ -59,14 +66,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             println!("wrote native CSV files to {}", dir.display());
             summary
         }
-        None => into_store(ctx, &args)?,
+        None => into_store(ctx, &args.shop)?,
     };
     print_summary(&summary, started.elapsed().as_secs_f64());
     Ok(())
 }
 
 /// Generates straight into the store in one atomic write.
-pub fn into_store(ctx: &Context, args: &Args) -> anyhow::Result<GenerateSummary> {
+pub fn into_store(ctx: &Context, args: &ShopArgs) -> anyhow::Result<GenerateSummary> {
     let generator = args.generator(ctx)?;
     let pb = progress::items(ctx.quiet, "generating", args.users);
     let source = WriteSource {
