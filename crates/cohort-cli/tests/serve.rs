@@ -84,7 +84,8 @@ async fn sigkill_mid_stream_keeps_every_acknowledged_message_exactly_once() {
 
     // Restart; the senders retry what was not acknowledged.
     let (mut child, url) = serve(&store);
-    for body in unacked.lock().unwrap().iter() {
+    let retries = unacked.lock().unwrap().clone();
+    for body in &retries {
         let r = client.post(format!("{url}/v1/batch")).basic_auth(KEY, Some("")).json(body).send().await.unwrap();
         assert!(r.status().is_success());
     }

@@ -334,7 +334,7 @@ impl SegmentDecoder {
         }
         let user_id = id_field(object, "userId", UserId::new)?;
         let anonymous_id = id_field(object, "anonymousId", AnonymousId::new)?;
-        let previous_id = id_field(object, "previousId", |s| Ok::<_, cohort_model::ModelError>(s))?;
+        let previous_id = id_field(object, "previousId", Ok::<_, cohort_model::ModelError>)?;
         match call {
             CallType::Alias if user_id.is_none() => {
                 return Err(MessageError::new("userId", "missing: an alias call needs the new userId"))
@@ -569,9 +569,13 @@ fn infer_platform(call: CallType, object: &Map<String, Value>) -> Option<&'stati
     let has = |key: &str| context.is_some_and(|c| c.contains_key(key));
     if ["miniprogram", "mini-program", "mini_program", "weapp", "wechat"].iter().any(|m| library.contains(m)) {
         Some("mini_program")
-    } else if has("app") || os == "ios" || os == "android" || library.contains("ios") || library.contains("android") {
-        Some("app")
-    } else if call == CallType::Screen {
+    } else if call == CallType::Screen
+        || has("app")
+        || os == "ios"
+        || os == "android"
+        || library.contains("ios")
+        || library.contains("android")
+    {
         Some("app")
     } else if library.contains("analytics.js") || library.contains("analytics-next") || has("page") || has("userAgent")
     {

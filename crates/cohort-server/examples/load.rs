@@ -18,7 +18,15 @@ use cohort_model::ShopTime;
 use cohort_server::{basic_auth, Server, ServerConfig};
 use serde_json::{json, Value};
 
-const EVENTS: &[&str] = &["Product Viewed", "Product Viewed", "Product Viewed", "Products Searched", "Product Added", "Checked In", "Order Completed"];
+const EVENTS: &[&str] = &[
+    "Product Viewed",
+    "Product Viewed",
+    "Product Viewed",
+    "Products Searched",
+    "Product Added",
+    "Checked In",
+    "Order Completed",
+];
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -32,7 +40,7 @@ fn message(conn: usize, n: u64, i: usize) -> Value {
         "type": "track",
         "messageId": format!("c{conn}-{n}-{i}"),
         "anonymousId": format!("dev-{user}"),
-        "userId": if user % 3 == 0 { Value::String(format!("u{user}")) } else { Value::Null },
+        "userId": if user.is_multiple_of(3) { Value::String(format!("u{user}")) } else { Value::Null },
         "event": event,
         "timestamp": "2025-03-01T10:00:00.000Z",
         "properties": {"product_id": format!("p{}", (user * 13) % 2000), "price": 19.9, "category": "零食", "quantity": 1},
@@ -63,7 +71,8 @@ async fn main() -> anyhow::Result<()> {
             let dir = tempfile::tempdir()?;
             let store = Arc::new(DuckDbStore::open(dir.path())?);
             _dir = dir;
-            let config = ServerConfig { listen: "127.0.0.1:0".into(), write_keys: vec![key.clone()], ..Default::default() };
+            let config =
+                ServerConfig { listen: "127.0.0.1:0".into(), write_keys: vec![key.clone()], ..Default::default() };
             let s = Server::start(config, ShopTime::default(), store, std::future::pending()).await?;
             let url = format!("http://{}", s.addr());
             server = Some(s);
@@ -78,8 +87,15 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for conn in 0..connections {
-        let (client, url, key, stop, events, throttled, latencies) =
-            (client.clone(), url.clone(), key.clone(), stop.clone(), events.clone(), throttled.clone(), latencies.clone());
+        let (client, url, key, stop, events, throttled, latencies) = (
+            client.clone(),
+            url.clone(),
+            key.clone(),
+            stop.clone(),
+            events.clone(),
+            throttled.clone(),
+            latencies.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let auth = basic_auth(&key);
             let mut n = 0u64;
@@ -88,8 +104,13 @@ async fn main() -> anyhow::Result<()> {
                 let body: Vec<Value> = (0..batch).map(|i| message(conn, n, i)).collect();
                 let body = serde_json::to_vec(&json!({"batch": body, "sentAt": "2025-03-01T10:00:00.000Z"})).unwrap();
                 let t = Instant::now();
-                let r = client.post(format!("{url}/v1/batch")).header("authorization", &auth)
-                    .header("content-type", "application/json").body(body).send().await;
+                let r = client
+                    .post(format!("{url}/v1/batch"))
+                    .header("authorization", &auth)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
                 match r.map(|r| r.status().as_u16()) {
                     Ok(200) => {
                         events.fetch_add(batch as u64, Ordering::Relaxed);
@@ -114,7 +135,8 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let mut l = latencies.lock().unwrap().clone();
     l.sort_by(f64::total_cmp);
-    let pct = |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or(0.0) * 1000.0;
+    let pct =
+        |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or(0.0) * 1000.0;
     let total = events.load(Ordering::Relaxed);
     println!(
         "{total} events acknowledged in {elapsed:.1} s: {:.0} events/s; batch {batch}, {connections} connections; \

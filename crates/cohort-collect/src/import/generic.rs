@@ -86,7 +86,7 @@ impl Generic {
         self.ctx.rounded = 0;
         let row = Row::Json(object);
         let result = match &cols {
-            Cols::Events(c) => records::event(c, 0, &row, self).map(JsonRecord::Event),
+            Cols::Events(c) => records::event(c, 0, &row, self).map(|e| JsonRecord::Event(Box::new(e))),
             Cols::Users(c) => records::user(c, &row, self).map(JsonRecord::User),
             Cols::Orders(_) | Cols::Products(_) => Err("only events and users are read from single objects".into()),
         };
@@ -261,7 +261,7 @@ impl RowHandler for Generic {
 /// What [`Generic::json_record`] built.
 pub(crate) enum JsonRecord {
     /// From an events reader.
-    Event(cohort_model::Event),
+    Event(Box<cohort_model::Event>),
     /// From a users reader.
     User(cohort_model::User),
 }

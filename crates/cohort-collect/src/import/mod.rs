@@ -344,7 +344,7 @@ impl SegmentMapper {
         object: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<cohort_model::Event, String> {
         match self.events.json_record(object)? {
-            JsonRecord::Event(e) => Ok(e),
+            JsonRecord::Event(e) => Ok(*e),
             JsonRecord::User(_) => unreachable!("an events reader builds events"),
         }
     }
