@@ -1,0 +1,100 @@
+//! The KPI board and path analysis on hand-built shops.
+
+use cohort_analytics::{EventMatch, KpiSpec, KpiTargets, PathSpec};
+
+use super::fixtures::{at, engine, Shop};
+
+#[test]
+fn kpi_board_figures_and_targets() {
+    let mut shop = Shop::default();
+    shop.user("k1", "2025-03-02T02:00:00Z");
+    shop.order("k1", "2025-03-05T02:00:00Z", 10_000);
+    shop.order("k1", "2025-03-10T02:00:00Z", 5_000);
+    shop.user("k2", "2025-03-03T02:00:00Z");
+    shop.order("k2", "2025-03-20T02:00:00Z", 20_000);
+    shop.order("k3", "2025-02-20T02:00:00Z", 3_000);
+    shop.order("k3", "2025-03-05T02:00:00Z", 4_000);
+    shop.user("k4", "2025-03-04T02:00:00Z");
+    shop.order("k5", "2025-03-30T02:00:00Z", 8_000);
+    shop.order("k5", "2025-04-06T02:00:00Z", 1_000); // 7 shop days later: still counts
+    let store = shop.store();
+    let spec = KpiSpec {
+        range: cohort_analytics::DateRange { from: Some("2025-03-01".parse().unwrap()), to: Some("2025-03-31".parse().unwrap()) },
+        as_of: Some(at("2025-05-01T00:00:00Z")),
+    };
+    let board = engine(&store).kpi(&spec, &KpiTargets::default()).unwrap();
+    let v = |key: &str| board.get(key).unwrap_or_else(|| panic!("{key}")).value;
+    assert_eq!(v("orders"), Some(5.0));
+    assert_eq!(v("gmv_fen"), Some(47_000.0));
+    assert_eq!(v("aov_fen"), Some(9_400.0));
+    assert_eq!(v("buyers"), Some(4.0));
+    assert_eq!(v("repurchase_rate"), Some(0.25));
+    assert_eq!(v("active_users"), Some(4.0));
+    assert_eq!(v("arpu_fen"), Some(11_750.0));
+    assert_eq!(v("dau"), Some(5.0 / 31.0));
+    assert_eq!(v("wau"), Some(1.0));
+    assert_eq!(v("mau"), Some(4.0));
+    assert_eq!(v("new_registrations"), Some(3.0));
+    assert_eq!(v("effective_registration_rate"), Some(2.0 / 3.0));
+    assert_eq!(v("new_customers"), Some(3.0));
+    assert_eq!(v("first_order_aov_fen"), Some(38_000.0 / 3.0));
+    let repurchase = board.get("repurchase_7d").unwrap();
+    assert_eq!(repurchase.value, Some(2.0 / 3.0));
+    assert_eq!((repurchase.target.as_ref().unwrap().value, repurchase.met), (0.15, Some(true)));
+    let retention = board.get("retention_30d").unwrap();
+    assert_eq!((retention.value, retention.met), (Some(2.0 / 3.0), Some(true)));
+    let cac = board.get("cac_fen").unwrap();
+    assert_eq!((cac.value, cac.met, cac.target.as_ref().unwrap().value), (None, None, 5000.0));
+    assert_eq!(board.ltv.len(), 1);
+    assert_eq!(board.ltv[0].cohort.to_string(), "2025-03-01");
+    assert_eq!(board.ltv[0].persons, 4);
+    assert_eq!(board.ltv[0].ltv_fen, [Some(11_000.0), None, None]);
+    // stricter targets are missed
+    let strict = KpiTargets { repurchase_7d_min: 0.9, ..KpiTargets::default() };
+    assert_eq!(engine(&store).kpi(&spec, &strict).unwrap().get("repurchase_7d").unwrap().met, Some(false));
+    let bad = KpiTargets { retention_30d_min: 40.0, ..KpiTargets::default() };
+    let err = engine(&store).kpi(&spec, &bad).unwrap_err().to_string();
+    assert!(err.contains("kpi.retention_30d_min: must be a share from 0 to 1, got 40"), "{err}");
+}
+
+#[test]
+fn top_paths_after_a_start_and_before_an_end() {
+    let mut shop = Shop::default();
+    let p1 = [("Page Viewed", 0), ("Products Searched", 1), ("Product Viewed", 2), ("Product Viewed", 3), ("Product Added", 4), ("Order Completed", 5)];
+    shop.seq("p1", "2025-03-03T02:00:00Z", &p1);
+    shop.seq("p2", "2025-03-03T02:00:00Z", &[("Page Viewed", 0), ("Product Viewed", 1), ("Product Added", 2)]);
+    let p3 = [("Page Viewed", 0), ("Products Searched", 1), ("Product Viewed", 2), ("Order Completed", 3)];
+    shop.seq("p3", "2025-03-03T02:00:00Z", &p3);
+    let store = shop.store();
+    let mut spec = PathSpec::after(EventMatch::named("Page Viewed"));
+    spec.length = 3;
+    let r = engine(&store).paths(&spec).unwrap();
+    let paths: Vec<(String, u64)> = r.paths.iter().map(|p| (p.events.join(" → "), p.persons)).collect();
+    assert_eq!(
+        paths,
+        [
+            ("Page Viewed → Products Searched → Product Viewed".to_string(), 2),
+            ("Page Viewed → Product Viewed → Product Added".to_string(), 1)
+        ]
+    );
+    assert_eq!(r.persons, 3);
+    let mut spec = PathSpec::before(EventMatch::named("Order Completed"));
+    spec.length = 3;
+    let r = engine(&store).paths(&spec).unwrap();
+    let paths: Vec<(String, u64)> = r.paths.iter().map(|p| (p.events.join(" → "), p.persons)).collect();
+    assert_eq!(
+        paths,
+        [
+            ("Product Viewed → Product Added → Order Completed".to_string(), 1),
+            ("Products Searched → Product Viewed → Order Completed".to_string(), 1)
+        ]
+    );
+    assert_eq!(r.paths[0].share, 0.5);
+    // without collapsing, p1's repeated view shows
+    spec.collapse_repeats = false;
+    spec.length = 4;
+    let r = engine(&store).paths(&spec).unwrap();
+    assert!(r.paths.iter().any(|p| p.events == ["Product Viewed", "Product Viewed", "Product Added", "Order Completed"]));
+    let err = engine(&store).paths(&PathSpec { end: None, ..spec }).unwrap_err().to_string();
+    assert!(err.contains("start: give exactly one of start and end"), "{err}");
+}

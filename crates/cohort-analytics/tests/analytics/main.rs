@@ -1,0 +1,11 @@
+//! The analytics engine on real DuckDB stores: hand-built fixtures for every
+//! funnel mode, window boundary, exclusion and breakdown, retention grids
+//! cell by cell, the KPI board and paths; an independent plain-Rust
+//! implementation agreeing on a generated shop; real-data figures.
+
+mod board;
+mod fixtures;
+mod funnel;
+mod generated;
+mod real_data;
+mod retention;
