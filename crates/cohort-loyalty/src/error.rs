@@ -200,6 +200,39 @@ impl LoyaltyError {
         )
     }
 
+    /// A stable machine-readable code for API clients (`insufficient_points`,
+    /// `coupon_expired`, `budget_exhausted`, `threshold_not_met`, …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            LoyaltyError::InvalidInput { .. } => "invalid_input",
+            LoyaltyError::InvalidConfig(_) => "invalid_config",
+            LoyaltyError::InsufficientPoints { .. } => "insufficient_points",
+            LoyaltyError::RedemptionLimit { .. } => "redemption_limit",
+            LoyaltyError::KeyReused { .. } => "idempotency_key_reused",
+            LoyaltyError::CouponNotApplicable { reason, .. } => match reason {
+                NotApplicable::NotOwner => "coupon_not_owned",
+                NotApplicable::NotAvailable { .. } => "coupon_not_available",
+                NotApplicable::NotYetValid { .. } => "coupon_not_yet_valid",
+                NotApplicable::Expired { .. } => "coupon_expired",
+                NotApplicable::BelowThreshold { .. } => "threshold_not_met",
+                NotApplicable::NoEligibleItem { .. } => "no_eligible_item",
+                NotApplicable::NoShippingFee => "no_shipping_fee",
+                NotApplicable::NewCustomersOnly => "new_customers_only",
+                NotApplicable::WrongTier { .. } => "wrong_tier",
+                NotApplicable::Incompatible { .. } => "coupons_incompatible",
+                NotApplicable::Duplicate => "coupon_listed_twice",
+            },
+            LoyaltyError::BudgetExhausted { .. } => "budget_exhausted",
+            LoyaltyError::QuantityExhausted { .. } => "quantity_exhausted",
+            LoyaltyError::PerUserLimit { .. } => "per_user_limit",
+            LoyaltyError::NotFound { .. } => "not_found",
+            LoyaltyError::Conflict { .. } => "conflict",
+            LoyaltyError::TransfersDisabled => "transfers_disabled",
+            LoyaltyError::Database(_) | LoyaltyError::Migration(_) | LoyaltyError::Corrupt(_) => "internal",
+            LoyaltyError::WriterStopped => "shutting_down",
+        }
+    }
+
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
         LoyaltyError::Corrupt(what.to_string())
     }

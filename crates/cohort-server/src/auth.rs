@@ -6,6 +6,12 @@ use base64::Engine as _;
 
 use crate::error::ApiError;
 
+/// Checks an admin route's key against the configured admin keys (write
+/// keys are public — shipped in apps — so they never open admin routes).
+pub(crate) fn check_admin(headers: &HeaderMap, config: &crate::ServerConfig) -> Result<(), ApiError> {
+    check(headers, &config.admin_keys)
+}
+
 /// Checks the request's write key against the configured ones.
 pub(crate) fn check(headers: &HeaderMap, keys: &[String]) -> Result<(), ApiError> {
     let value = headers.get(header::AUTHORIZATION).ok_or(ApiError::MissingKey)?;

@@ -12,6 +12,10 @@ pub struct ServerConfig {
     /// Write keys accepted as the Basic-auth user name (as Segment SDKs
     /// send them). With none configured every ingest request gets 401.
     pub write_keys: Vec<String>,
+    /// Secret keys of the shop's backend, required by admin routes (loyalty,
+    /// coupons). Never put one in an app or web page. With none configured
+    /// every admin request gets 401.
+    pub admin_keys: Vec<String>,
     /// Largest request body, compressed or not (Segment: 500 KB).
     pub max_body_bytes: usize,
     /// Largest single message (Segment: 32 KB).
@@ -37,6 +41,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8088".into(),
             write_keys: Vec::new(),
+            admin_keys: Vec::new(),
             max_body_bytes: 500 * 1024,
             max_message_bytes: 32 * 1024,
             max_depth: 8,

@@ -72,6 +72,15 @@ impl ApiError {
     }
 }
 
+/// An error answer in the one shape every route uses.
+pub(crate) fn error_response(status: StatusCode, code: &str, kind: &str, message: String) -> Response {
+    render(status, Body { message, code, kind, link: format!("{ERRORS_DOC}-{code}"), rejected: None })
+}
+
+fn render(status: StatusCode, body: Body<'_>) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, kind) = self.parts();
@@ -80,7 +89,7 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let body = Body { message: self.to_string(), code, kind, link: format!("{ERRORS_DOC}-{code}"), rejected };
-        let mut response = (status, axum::Json(body)).into_response();
+        let mut response = render(status, body);
         match &self {
             ApiError::Busy { retry_after } => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));

@@ -16,6 +16,7 @@ mod auth;
 mod config;
 mod error;
 mod ingest;
+mod loyalty;
 mod metrics;
 mod openapi;
 mod routes;
@@ -44,6 +45,8 @@ pub(crate) struct AppState {
     writer: writer::WriterHandle,
     decoders: Arc<DecoderPool>,
     metrics: Metrics,
+    /// The loyalty service behind the admin loyalty routes, when configured.
+    loyalty: Option<Arc<cohort_loyalty::Loyalty>>,
 }
 
 /// Decoders are stateful (reused buffers, the field mapping): one per
@@ -103,6 +106,18 @@ impl Server {
         store: Arc<dyn EventStore>,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<Server, StartError> {
+        Self::start_with_loyalty(config, shop, store, None, stop).await
+    }
+
+    /// [`Server::start`], also serving the loyalty routes from `loyalty`
+    /// (without it they answer 503 `loyalty_disabled`).
+    pub async fn start_with_loyalty(
+        config: ServerConfig,
+        shop: ShopTime,
+        store: Arc<dyn EventStore>,
+        loyalty: Option<Arc<cohort_loyalty::Loyalty>>,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Server, StartError> {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .map_err(|e| StartError::Bind { addr: config.listen.clone(), reason: e.to_string() })?;
@@ -121,7 +136,7 @@ impl Server {
         )?;
         let config = Arc::new(config);
         let decoders = Arc::new(DecoderPool { idle: Mutex::new(Vec::new()), config: config.clone(), shop });
-        let state = AppState { config, writer, decoders, metrics };
+        let state = AppState { config, writer, decoders, metrics, loyalty };
         let app = routes::router(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

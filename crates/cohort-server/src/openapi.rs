@@ -32,11 +32,8 @@ fn error_schema() -> Value {
         "required": ["message", "code", "type", "link"],
         "properties": {
             "message": {"type": "string"},
-            "code": {"type": "string", "enum": [
-                "missing_write_key", "invalid_write_key", "payload_too_large", "malformed_body",
-                "invalid_messages", "writer_busy", "store_failed", "shutting_down"
-            ]},
-            "type": {"type": "string", "enum": ["auth", "invalid_request", "system", "internal"]},
+            "code": {"type": "string", "description": "Stable: missing_write_key, invalid_write_key, payload_too_large, malformed_body, invalid_messages, writer_busy, store_failed, shutting_down; on loyalty routes also invalid_input, insufficient_points, redemption_limit, idempotency_key_reused, coupon_expired, coupon_not_available, threshold_not_met, budget_exhausted, quantity_exhausted, per_user_limit, not_found, conflict, loyalty_disabled (docs/loyalty.md)."},
+            "type": {"type": "string", "enum": ["auth", "invalid_request", "refused", "system", "internal"]},
             "link": {"type": "string"},
             "rejected": {"type": "array", "items": {"$ref": "#/components/schemas/RejectedMessage"}}
         }
@@ -72,17 +69,50 @@ fn ingest_operation(summary: &str, batch: bool) -> Value {
     })
 }
 
+/// An admin route (the shop's backend, with an admin key): its path
+/// parameters, a JSON body for POSTs (fields in docs/loyalty.md) and the
+/// loyalty error answers.
+fn admin_operation(route: &crate::Route) -> Value {
+    let error = |description: &str| json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let parameters: Vec<Value> = route
+        .path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    let mut operation = json!({
+        "summary": route.summary,
+        "security": [{"adminKey": []}],
+        "parameters": parameters,
+        "responses": {
+            "200": {"description": "Done (or, for a repeated idempotency key, the first answer again).",
+                    "content": {"application/json": {"schema": {"type": "object"}}}},
+            "400": error("A field is missing or invalid (named in the message)."),
+            "401": error("Missing or unknown admin key."),
+            "404": error("Unknown member, coupon, template or order."),
+            "409": error("The idempotency key was used for another request, or the request conflicts with stored data."),
+            "422": error("Refused by the rules: insufficient points, coupon expired, threshold not met, budget exhausted…"),
+            "503": error("The server runs without a loyalty store, or is shutting down.")
+        }
+    });
+    if route.method == "POST" {
+        operation["requestBody"] =
+            json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
+    }
+    operation
+}
+
 /// The document served at `/openapi.json`.
 pub fn openapi() -> Value {
     let mut paths = Map::new();
     for route in ROUTES {
         let operation = match route.ingest {
             Some(call) => ingest_operation(route.summary, call.is_none()),
+            None if route.admin => admin_operation(route),
             None => json!({"summary": route.summary, "responses": {"200": {"description": "OK"}}}),
         };
-        let mut item = Map::new();
-        item.insert(route.method.to_ascii_lowercase(), operation);
-        paths.insert(route.path.to_string(), Value::Object(item));
+        let item = paths.entry(route.path.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        item[route.method.to_ascii_lowercase()] = operation;
     }
     json!({
         "openapi": "3.1.0",
@@ -91,7 +121,9 @@ pub fn openapi() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"writeKey": {"type": "http", "scheme": "basic",
-                                             "description": "The write key as the user name, empty password."}},
+                                             "description": "The write key as the user name, empty password."},
+                                "adminKey": {"type": "http", "scheme": "basic",
+                                             "description": "A secret admin key as the user name, empty password."}},
             "schemas": {
                 "Message": message_schema(),
                 "Error": error_schema(),

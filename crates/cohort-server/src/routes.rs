@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
-use crate::AppState;
+use crate::{loyalty, AppState};
 
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,14 +22,20 @@ pub struct Route {
     pub summary: &'static str,
     /// The call of an ingest route; `None` for `/v1/batch` and the rest.
     pub ingest: Option<Option<CallType>>,
+    /// Whether the route needs an admin key (else a write key or none).
+    pub admin: bool,
 }
 
 const fn ingest(path: &'static str, summary: &'static str, call: Option<CallType>) -> Route {
-    Route { method: "POST", path, summary, ingest: Some(call) }
+    Route { method: "POST", path, summary, ingest: Some(call), admin: false }
 }
 
 const fn plain(path: &'static str, summary: &'static str) -> Route {
-    Route { method: "GET", path, summary, ingest: None }
+    Route { method: "GET", path, summary, ingest: None, admin: false }
+}
+
+const fn admin(method: &'static str, path: &'static str, summary: &'static str) -> Route {
+    Route { method, path, summary, ingest: None, admin: true }
 }
 
 /// Every route served.
@@ -44,6 +50,16 @@ pub const ROUTES: &[Route] = &[
     plain("/readyz", "Readiness: the writer is running and has room"),
     plain("/metrics", "Prometheus metrics"),
     plain("/openapi.json", "This document"),
+    admin(
+        "POST",
+        "/v1/loyalty/events",
+        "Report an order paid or refunded, a review, a share or a check-in: points and growth",
+    ),
+    admin("GET", "/v1/loyalty/members/{user}", "A member's points balance, tier with benefits, and coupons"),
+    admin("GET", "/v1/loyalty/members/{user}/history", "A member's ledger entries and tier changes"),
+    admin("POST", "/v1/loyalty/members/{user}/redeem", "Spend points on part of an order or a points-mall item"),
+    admin("POST", "/v1/coupons/{template}/issue", "Issue a coupon of a template to a member"),
+    admin("POST", "/v1/coupons/{code}/redeem", "Apply a coupon to a paid order: check, lock and redeem"),
 ];
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -60,6 +76,12 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/readyz") => router.route(route.path, get(ready)),
             (None, "/metrics") => router.route(route.path, get(metrics)),
             (None, "/openapi.json") => router.route(route.path, get(|| async { Json(crate::openapi()) })),
+            (None, "/v1/loyalty/events") => router.route(route.path, post(loyalty::event)),
+            (None, "/v1/loyalty/members/{user}") => router.route(route.path, get(loyalty::member)),
+            (None, "/v1/loyalty/members/{user}/history") => router.route(route.path, get(loyalty::history)),
+            (None, "/v1/loyalty/members/{user}/redeem") => router.route(route.path, post(loyalty::redeem_points)),
+            (None, "/v1/coupons/{template}/issue") => router.route(route.path, post(loyalty::issue_coupon)),
+            (None, "/v1/coupons/{code}/redeem") => router.route(route.path, post(loyalty::redeem_coupon)),
             (None, other) => unreachable!("route {other} has no handler"),
         };
     }

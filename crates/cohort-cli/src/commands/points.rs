@@ -56,14 +56,18 @@ pub enum PointsCommand {
     },
 }
 
+/// The loyalty store's URL: the one given, else `loyalty.sqlite` in the
+/// store directory.
+pub fn loyalty_url(ctx: &Context, given: Option<String>) -> anyhow::Result<String> {
+    if let Some(url) = given {
+        return Ok(url);
+    }
+    let dir = ctx.store.path().and_then(|p| p.parent()).context("the store has no directory")?;
+    Ok(cohort_loyalty::sqlite_url(&dir.join("loyalty.sqlite")))
+}
+
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let url = match args.loyalty_url {
-        Some(url) => url,
-        None => {
-            let dir = ctx.store.path().and_then(|p| p.parent()).context("the store has no directory")?;
-            cohort_loyalty::sqlite_url(&dir.join("loyalty.sqlite"))
-        }
-    };
+    let url = loyalty_url(ctx, args.loyalty_url)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let loyalty = Loyalty::open(&url, LoyaltyConfig::default(), ctx.shop, Arc::new(SystemClock))

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
+use cohort_loyalty::{Loyalty, LoyaltyConfig};
+use cohort_model::SystemClock;
 use cohort_server::Server;
 use cohort_store::EventStore;
 
@@ -17,6 +19,14 @@ pub struct Args {
     /// Accepted write key (repeat, or comma-separated in COHORT_WRITE_KEYS); overrides `[server] write_keys`.
     #[arg(long = "write-key", env = "COHORT_WRITE_KEYS", value_delimiter = ',', value_name = "KEY")]
     pub write_keys: Vec<String>,
+    /// Secret admin key for the loyalty and coupon routes (repeat, or
+    /// comma-separated in COHORT_ADMIN_KEYS); overrides `[server] admin_keys`.
+    #[arg(long = "admin-key", env = "COHORT_ADMIN_KEYS", value_delimiter = ',', value_name = "KEY")]
+    pub admin_keys: Vec<String>,
+    /// The loyalty state store (`sqlite://…` or `postgres://…`); default
+    /// `loyalty.sqlite` in the store directory.
+    #[arg(long, env = "COHORT_LOYALTY_URL", value_name = "URL")]
+    pub loyalty_url: Option<String>,
 }
 
 pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
@@ -27,15 +37,30 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     if !args.write_keys.is_empty() {
         config.write_keys = args.write_keys;
     }
+    if !args.admin_keys.is_empty() {
+        config.admin_keys = args.admin_keys;
+    }
     if config.write_keys.is_empty() {
         bail!("no write key: set `[server] write_keys`, COHORT_WRITE_KEYS or --write-key");
     }
+    let loyalty_url = super::points::loyalty_url(&ctx, args.loyalty_url)?;
+    let shop = ctx.shop;
     let store: Arc<dyn EventStore> = Arc::new(ctx.store);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
     runtime.block_on(async move {
-        let server = Server::start(config, ctx.shop, store, cohort_server::shutdown_signal()).await?;
+        let loyalty = Loyalty::open(&loyalty_url, LoyaltyConfig::default(), shop, Arc::new(SystemClock))
+            .await
+            .with_context(|| format!("cannot open the loyalty store {loyalty_url}"))?;
+        let loyalty = Arc::new(loyalty);
+        let stop = cohort_server::shutdown_signal();
+        let server = Server::start_with_loyalty(config, shop, store, Some(loyalty.clone()), stop).await?;
         // Scripts (and tests) read the bound address from this line.
         println!("listening on {}", server.addr());
-        server.wait().await.map_err(anyhow::Error::msg)
+        let served = server.wait().await.map_err(anyhow::Error::msg);
+        // Every handler is gone: the loyalty writer drains and closes.
+        if let Ok(loyalty) = Arc::try_unwrap(loyalty) {
+            loyalty.close().await;
+        }
+        served
     })
 }
