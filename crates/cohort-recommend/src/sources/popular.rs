@@ -43,9 +43,9 @@ pub(crate) fn build(ix: &Indexed, trending_days: f32) -> Popularity {
             }
         }
     }
-    for i in 0..n {
-        let expected = p.people[i] as f32 / span_windows;
-        p.trending[i] = recent[i] * ((recent[i] + 1.0) / (expected + 1.0)).ln().max(0.0);
+    for ((trend, &people), &recent) in p.trending.iter_mut().zip(&p.people).zip(&recent) {
+        let expected = people as f32 / span_windows;
+        *trend = recent * ((recent + 1.0) / (expected + 1.0)).ln().max(0.0);
     }
     p
 }
