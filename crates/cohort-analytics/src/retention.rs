@@ -226,14 +226,14 @@ pub fn assemble(
     }
     let mut sums = vec![(0_u64, 0_u64); n + 1];
     for row in &mut cohorts {
-        for k in 0..=n {
+        for (k, (cell, sum)) in row.retained.iter_mut().zip(sums.iter_mut()).enumerate() {
             let observed = as_of_date.is_some_and(|d| spec.period.advance(row.cohort, k as u32) <= d);
             if !observed {
-                row.retained[k] = None;
+                *cell = None;
             }
-            if let Some(r) = row.retained[k] {
-                sums[k].0 += r;
-                sums[k].1 += row.size;
+            if let Some(r) = *cell {
+                sum.0 += r;
+                sum.1 += row.size;
             }
         }
         row.rates = row.retained.iter().map(|r| r.map(|r| ratio(r, row.size))).collect();

@@ -509,10 +509,7 @@ impl fmt::Display for Window {
 #[serde(untagged)]
 enum WindowRepr {
     Text(String),
-    Parts {
-        value: i64,
-        unit: WindowUnit,
-    },
+    Parts { value: i64, unit: WindowUnit },
 }
 
 impl TryFrom<WindowRepr> for Window {

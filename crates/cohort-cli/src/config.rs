@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context as _};
+use cohort_analytics::KpiTargets;
 use cohort_insight::InsightConfig;
 use cohort_server::ServerConfig;
 
@@ -17,6 +18,8 @@ pub struct CohortConfig {
     pub segments: InsightConfig,
     /// `[server]`: the collection service (`cohort serve`).
     pub server: ServerConfig,
+    /// `[kpi]`: targets the KPI board is shown against (`cohort kpi`).
+    pub kpi: KpiTargets,
 }
 
 impl Default for CohortConfig {
@@ -25,6 +28,7 @@ impl Default for CohortConfig {
             time_zone: cohort_model::DEFAULT_TIME_ZONE.name().to_string(),
             segments: InsightConfig::default(),
             server: ServerConfig::default(),
+            kpi: KpiTargets::default(),
         }
     }
 }
@@ -63,8 +67,20 @@ impl CohortConfig {
                     Err(e) => issues.push(format!("server: {}", e.message())),
                 },
                 ("server", other) => issues.push(format!("server: expected a table, found {}", other.type_str())),
+                (cohort_analytics::kpi::SECTION, toml::Value::Table(table)) => {
+                    match table.clone().try_into::<KpiTargets>() {
+                        Ok(kpi) => match kpi.validate() {
+                            Ok(()) => config.kpi = kpi,
+                            Err(e) => issues.extend(e.issues().iter().map(ToString::to_string)),
+                        },
+                        Err(e) => issues.push(format!("kpi: {}", e.message())),
+                    }
+                }
+                (cohort_analytics::kpi::SECTION, other) => {
+                    issues.push(format!("kpi: expected a table, found {}", other.type_str()))
+                }
                 (other, _) => {
-                    issues.push(format!("{other}: unknown setting (expected time_zone, [segments] or [server])"))
+                    issues.push(format!("{other}: unknown setting (expected time_zone, [segments], [server] or [kpi])"))
                 }
             }
         }
@@ -101,6 +117,18 @@ mod tests {
         let err = CohortConfig::parse("time_zon = 'x'\n[segments.value]\nwindow_dayz = 3\n").unwrap_err().to_string();
         assert!(err.contains("time_zon: unknown setting"), "{err}");
         assert!(err.contains("window_dayz"), "{err}");
+    }
+
+    #[test]
+    fn kpi_targets_are_read_and_checked() {
+        let config = CohortConfig::parse("[kpi]\nrepurchase_7d_min = 0.2\ncac_max_fen = 3000").unwrap();
+        assert_eq!(config.kpi.repurchase_7d_min, 0.2);
+        assert_eq!(config.kpi.retention_30d_min, 0.4);
+        assert_eq!(config.kpi.cac_max_fen, 3000);
+        let err = CohortConfig::parse("[kpi]\nretention_30d_min = 40\n").unwrap_err().to_string();
+        assert!(err.contains("kpi.retention_30d_min: must be a share from 0 to 1, got 40"), "{err}");
+        let err = CohortConfig::parse("[kpi]\ncac_max = 1\n").unwrap_err().to_string();
+        assert!(err.contains("kpi: unknown field `cac_max`"), "{err}");
     }
 
     #[test]

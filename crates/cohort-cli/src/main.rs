@@ -62,6 +62,14 @@ enum Command {
     Points(commands::points::Args),
     /// Run the collection service (Segment-compatible HTTP ingest).
     Serve(commands::serve::Args),
+    /// Funnel: per-step people, conversion, drop-off and median time between steps.
+    Funnel(commands::analytics::FunnelArgs),
+    /// Retention grid by cohort (first event, first order or any event), day / week / month.
+    Retention(commands::analytics::RetentionArgs),
+    /// KPI / OKR board: activity, orders, GMV, AOV, repurchase, retention, LTV, against targets.
+    Kpi(commands::analytics::KpiArgs),
+    /// Most common paths after a start event or before an end event.
+    Paths(commands::analytics::PathsArgs),
 }
 
 fn main() -> ExitCode {
@@ -96,5 +104,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => commands::status::run(&ctx, args),
         Command::Points(args) => commands::points::run(&ctx, args),
         Command::Serve(args) => commands::serve::run(ctx, args),
+        Command::Funnel(args) => commands::analytics::funnel(&ctx, args),
+        Command::Retention(args) => commands::analytics::retention(&ctx, args),
+        Command::Kpi(args) => commands::analytics::kpi(&ctx, args),
+        Command::Paths(args) => commands::analytics::paths(&ctx, args),
     }
 }

@@ -243,3 +243,59 @@ fn demo_runs_the_whole_job_on_a_generated_shop() {
     assert!(casual["count"].as_i64().unwrap() < 12_000, "browsing, searching and sharing are seen");
     assert!(stdout.contains("cohort profile "), "suggests a next step: {stdout}");
 }
+
+#[test]
+fn analytics_commands_on_a_generated_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    ok(&store, &["generate", "--users", "500", "--days", "60"]);
+    let funnel: serde_json::Value = serde_json::from_str(&ok(
+        &store,
+        &[
+            "funnel",
+            "Product Viewed",
+            "Product Added",
+            "Order Completed",
+            "--window",
+            "7d",
+            "--breakdown",
+            "platform",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    let people: Vec<i64> = funnel["steps"].as_array().unwrap().iter().map(|s| s["persons"].as_i64().unwrap()).collect();
+    assert!(people[0] > people[2] && people[2] > 0, "{people:?}");
+    let by_platform: i64 =
+        funnel["breakdowns"].as_array().unwrap().iter().map(|b| b["steps"][0]["persons"].as_i64().unwrap()).sum();
+    assert_eq!(by_platform, people[0]);
+    let table = ok(&store, &["funnel", "pv", "Product Added[platform=app]", "--dropped-at", "2"]);
+    assert!(table.contains("Product Added[platform=app]") && table.contains("dropped at step 2"), "{table}");
+    let retention: serde_json::Value =
+        serde_json::from_str(&ok(&store, &["retention", "--cohort", "order", "--returning", "order", "--json"]))
+            .unwrap();
+    assert_eq!(retention["period"], "week");
+    assert!(!retention["cohorts"].as_array().unwrap().is_empty());
+    let board = ok(&store, &["kpi"]);
+    assert!(board.contains("7-day repurchase of new customers") && board.contains(">= 15.0%"), "{board}");
+    assert!(board.contains("<= ¥50.00") && board.contains("no marketing spend imported"), "{board}");
+    let paths = ok(&store, &["paths", "--before", "Order Completed", "--length", "3"]);
+    assert!(paths.contains("→ Order Completed"), "{paths}");
+    // impossible specs fail with the field and the reason
+    let out = cohort(&store, &["funnel", "Product Viewed", "Teleported", "--window", "0d"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("steps[1].event: unknown event \"Teleported\"") && err.contains("window: window must be positive"),
+        "{err}"
+    );
+    let spec = dir.path().join("spec.json");
+    std::fs::write(
+        &spec,
+        serde_json::json!({"steps": (0..33).map(|_| serde_json::json!({"event": "pv"})).collect::<Vec<_>>()})
+            .to_string(),
+    )
+    .unwrap();
+    let out = cohort(&store, &["funnel", "--spec", spec.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("steps: at most 32 steps, got 33"));
+}

@@ -19,7 +19,10 @@ fn kpi_board_figures_and_targets() {
     shop.order("k5", "2025-04-06T02:00:00Z", 1_000); // 7 shop days later: still counts
     let store = shop.store();
     let spec = KpiSpec {
-        range: cohort_analytics::DateRange { from: Some("2025-03-01".parse().unwrap()), to: Some("2025-03-31".parse().unwrap()) },
+        range: cohort_analytics::DateRange {
+            from: Some("2025-03-01".parse().unwrap()),
+            to: Some("2025-03-31".parse().unwrap()),
+        },
         as_of: Some(at("2025-05-01T00:00:00Z")),
     };
     let board = engine(&store).kpi(&spec, &KpiTargets::default()).unwrap();
@@ -60,7 +63,14 @@ fn kpi_board_figures_and_targets() {
 #[test]
 fn top_paths_after_a_start_and_before_an_end() {
     let mut shop = Shop::default();
-    let p1 = [("Page Viewed", 0), ("Products Searched", 1), ("Product Viewed", 2), ("Product Viewed", 3), ("Product Added", 4), ("Order Completed", 5)];
+    let p1 = [
+        ("Page Viewed", 0),
+        ("Products Searched", 1),
+        ("Product Viewed", 2),
+        ("Product Viewed", 3),
+        ("Product Added", 4),
+        ("Order Completed", 5),
+    ];
     shop.seq("p1", "2025-03-03T02:00:00Z", &p1);
     shop.seq("p2", "2025-03-03T02:00:00Z", &[("Page Viewed", 0), ("Product Viewed", 1), ("Product Added", 2)]);
     let p3 = [("Page Viewed", 0), ("Products Searched", 1), ("Product Viewed", 2), ("Order Completed", 3)];
@@ -94,7 +104,10 @@ fn top_paths_after_a_start_and_before_an_end() {
     spec.collapse_repeats = false;
     spec.length = 4;
     let r = engine(&store).paths(&spec).unwrap();
-    assert!(r.paths.iter().any(|p| p.events == ["Product Viewed", "Product Viewed", "Product Added", "Order Completed"]));
+    assert!(r
+        .paths
+        .iter()
+        .any(|p| p.events == ["Product Viewed", "Product Viewed", "Product Added", "Order Completed"]));
     let err = engine(&store).paths(&PathSpec { end: None, ..spec }).unwrap_err().to_string();
     assert!(err.contains("start: give exactly one of start and end"), "{err}");
 }

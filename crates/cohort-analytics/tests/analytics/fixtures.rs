@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use cohort_analytics::Analytics;
 use cohort_duckdb::DuckDbStore;
-use cohort_model::{Batch, Event, EventId, EventName, Money, Order, OrderId, OrderKind, PersonId, Platform, ShopTime, User, UserId};
+use cohort_model::{
+    Batch, Event, EventId, EventName, Money, Order, OrderId, OrderKind, PersonId, Platform, ShopTime, User, UserId,
+};
 use cohort_store::{EventStore, WriteSource};
 
 /// Parses an RFC 3339 instant.

@@ -1,9 +1,7 @@
 //! Funnels on hand-built event sequences: every mode, window boundaries,
 //! per-step windows, exclusions, breakdowns, filters, audiences, errors.
 
-use cohort_analytics::{
-    EventMatch, Exclusion, FunnelMode, FunnelResult, FunnelSpec, Property, Window,
-};
+use cohort_analytics::{EventMatch, Exclusion, FunnelMode, FunnelResult, FunnelSpec, Property, Window};
 use cohort_model::Platform;
 
 use super::fixtures::{engine, Shop};
@@ -79,7 +77,11 @@ fn per_step_windows_bound_the_gap_to_the_previous_step() {
     let mut shop = Shop::default();
     shop.seq("q1", BASE, &[("Product Viewed", 0), ("Product Added", 10), ("Order Completed", 500)]);
     shop.seq("q2", BASE, &[("Product Viewed", 0), ("Product Added", 11), ("Order Completed", 20)]);
-    shop.seq("q3", BASE, &[("Product Viewed", 0), ("Product Viewed", 5), ("Product Added", 12), ("Order Completed", 20)]);
+    shop.seq(
+        "q3",
+        BASE,
+        &[("Product Viewed", 0), ("Product Viewed", 5), ("Product Added", 12), ("Order Completed", 20)],
+    );
     let mut s = spec(&["Product Viewed", "Product Added", "Order Completed"], "1d");
     s.steps[1].within = Some("10m".parse().unwrap());
     s.dropped_at = Some(2);
@@ -138,8 +140,16 @@ fn any_order_counts_people_who_did_any_k_steps_within_the_window() {
 fn exclusions_discard_attempts_with_the_event_between_their_steps() {
     let mut shop = Shop::default();
     let steps = |s: &mut Shop, p: &str, seq: &[(&str, i64)]| s.seq(p, BASE, seq);
-    steps(&mut shop, "x1", &[("Product Viewed", 0), ("Product Added", 5), ("Product Removed", 10), ("Order Completed", 20)]);
-    steps(&mut shop, "x2", &[("Product Viewed", 0), ("Product Added", 5), ("Order Completed", 20), ("Product Removed", 30)]);
+    steps(
+        &mut shop,
+        "x1",
+        &[("Product Viewed", 0), ("Product Added", 5), ("Product Removed", 10), ("Order Completed", 20)],
+    );
+    steps(
+        &mut shop,
+        "x2",
+        &[("Product Viewed", 0), ("Product Added", 5), ("Order Completed", 20), ("Product Removed", 30)],
+    );
     steps(&mut shop, "x3", &[("Product Viewed", 0), ("Product Added", 5), ("Product Removed", 10)]);
     steps(
         &mut shop,
@@ -154,7 +164,11 @@ fn exclusions_discard_attempts_with_the_event_between_their_steps() {
             ("Order Completed", 1010),
         ],
     );
-    steps(&mut shop, "x5", &[("Product Viewed", 0), ("Product Removed", 2), ("Product Added", 5), ("Order Completed", 20)]);
+    steps(
+        &mut shop,
+        "x5",
+        &[("Product Viewed", 0), ("Product Removed", 2), ("Product Added", 5), ("Order Completed", 20)],
+    );
     let mut s = spec(&["Product Viewed", "Product Added", "Order Completed"], "1d");
     assert_eq!(persons(&run(&shop, &s)), [5, 5, 4]);
     s.exclusions.push(Exclusion { event: "Product Removed".into(), filters: vec![], from_step: 2, to_step: 3 });

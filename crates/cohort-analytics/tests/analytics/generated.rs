@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate};
-use cohort_analytics::{Activity, Analytics, EventMatch, FunnelMode, FunnelSpec, Property, RetentionMode, RetentionSpec};
+use cohort_analytics::{
+    Activity, Analytics, EventMatch, FunnelMode, FunnelSpec, Property, RetentionMode, RetentionSpec,
+};
 use cohort_collect::generate::{Generator, GeneratorConfig};
 use cohort_duckdb::DuckDbStore;
 use cohort_model::{OrderKind, ShopTime};
@@ -46,7 +48,11 @@ fn plain_funnel(histories: &[PersonHistory], window_ms: i64, mode: FunnelMode) -
             .iter()
             .map(|e| {
                 let mask = STEPS.iter().enumerate().filter(|(_, s)| e.name.as_str() == **s).map(|(i, _)| 1 << i).sum();
-                (e.timestamp.timestamp_millis(), mask, e.platform.map_or("(none)".to_string(), |p| p.as_str().to_string()))
+                (
+                    e.timestamp.timestamp_millis(),
+                    mask,
+                    e.platform.map_or("(none)".to_string(), |p| p.as_str().to_string()),
+                )
             })
             .collect();
         if mode != FunnelMode::Strict {
@@ -81,8 +87,8 @@ fn plain_funnel(histories: &[PersonHistory], window_ms: i64, mode: FunnelMode) -
                         if evs[j].0 - t0 > window_ms {
                             break;
                         }
-                        let fits = evs[j].1 & (1 << k) != 0
-                            && (mode != FunnelMode::StrictIncrease || evs[j].0 > times[k - 1]);
+                        let fits =
+                            evs[j].1 & (1 << k) != 0 && (mode != FunnelMode::StrictIncrease || evs[j].0 > times[k - 1]);
                         if fits {
                             next = Some(j);
                             break;
@@ -172,7 +178,8 @@ fn weekly_retention_agrees_with_a_plain_rust_implementation() {
         (Activity::event("Products Searched"), Activity::event("Products Searched"), RetentionMode::Bounded),
     ] {
         let periods = 12;
-        let spec = RetentionSpec { cohort: cohort.clone(), returning: returning.clone(), periods, mode, ..Default::default() };
+        let spec =
+            RetentionSpec { cohort: cohort.clone(), returning: returning.clone(), periods, mode, ..Default::default() };
         let r = analytics.retention(&spec).unwrap();
         // plain: cohort week of the first occurrence, set of weeks returned
         let mut plain: BTreeMap<NaiveDate, Vec<u64>> = BTreeMap::new();
@@ -198,7 +205,9 @@ fn weekly_retention_agrees_with_a_plain_rust_implementation() {
             let row = plain.entry(week).or_insert_with(|| vec![0; periods as usize + 1]);
             row[0] += 1;
             match mode {
-                RetentionMode::Bounded => back.iter().filter(|&&k| k <= i64::from(periods)).for_each(|&k| row[k as usize] += 1),
+                RetentionMode::Bounded => {
+                    back.iter().filter(|&&k| k <= i64::from(periods)).for_each(|&k| row[k as usize] += 1)
+                }
                 RetentionMode::Unbounded => {
                     if let Some(&last) = back.iter().max() {
                         (1..=last.min(i64::from(periods))).for_each(|k| row[k as usize] += 1);

@@ -156,7 +156,9 @@ fn online_retail_monthly_cohort_retention_matches_the_file() {
         let got: Vec<(i64, Vec<Option<u64>>)> = r
             .cohorts
             .iter()
-            .map(|c| (index((chrono::Datelike::year(&c.cohort), chrono::Datelike::month(&c.cohort))), c.retained.clone()))
+            .map(|c| {
+                (index((chrono::Datelike::year(&c.cohort), chrono::Datelike::month(&c.cohort))), c.retained.clone())
+            })
             .collect();
         println!("online retail {mode:?}: first cohort {:?}", got.first());
         assert_eq!(got, expected, "{mode:?}");

@@ -91,5 +91,9 @@ fn monthly_first_order_cohorts_returning_on_orders() {
     let r = engine(&store).retention(&spec).unwrap();
     assert_eq!(r.cohorts[0].retained, [Some(2), Some(0), Some(0), Some(0)]);
     assert_eq!(r.returning, "Page Viewed");
-    assert!(engine(&store).retention(&RetentionSpec { periods: 0, ..spec }).unwrap_err().to_string().contains("periods"));
+    assert!(engine(&store)
+        .retention(&RetentionSpec { periods: 0, ..spec })
+        .unwrap_err()
+        .to_string()
+        .contains("periods"));
 }

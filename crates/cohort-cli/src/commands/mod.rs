@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod analytics;
 pub mod compute;
 pub mod demo;
 pub mod generate;
