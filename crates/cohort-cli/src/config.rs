@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _};
 use cohort_analytics::KpiTargets;
 use cohort_insight::InsightConfig;
+use cohort_loyalty::LoyaltyConfig;
 use cohort_server::ServerConfig;
 
 /// `cohort.toml` (see `cohort.example.toml` for every setting).
@@ -20,6 +21,8 @@ pub struct CohortConfig {
     pub server: ServerConfig,
     /// `[kpi]`: targets the KPI board is shown against (`cohort kpi`).
     pub kpi: KpiTargets,
+    /// `[loyalty]`: earn rules, growth weights, tiers and benefits.
+    pub loyalty: LoyaltyConfig,
 }
 
 impl Default for CohortConfig {
@@ -29,6 +32,7 @@ impl Default for CohortConfig {
             segments: InsightConfig::default(),
             server: ServerConfig::default(),
             kpi: KpiTargets::default(),
+            loyalty: LoyaltyConfig::default(),
         }
     }
 }
@@ -79,9 +83,17 @@ impl CohortConfig {
                 (cohort_analytics::kpi::SECTION, other) => {
                     issues.push(format!("kpi: expected a table, found {}", other.type_str()))
                 }
-                (other, _) => {
-                    issues.push(format!("{other}: unknown setting (expected time_zone, [segments], [server] or [kpi])"))
-                }
+                ("loyalty", toml::Value::Table(table)) => match table.clone().try_into::<LoyaltyConfig>() {
+                    Ok(loyalty) => match loyalty.validate() {
+                        Ok(()) => config.loyalty = loyalty,
+                        Err(e) => issues.push(format!("loyalty: {e}")),
+                    },
+                    Err(e) => issues.push(format!("loyalty: {}", e.message())),
+                },
+                ("loyalty", other) => issues.push(format!("loyalty: expected a table, found {}", other.type_str())),
+                (other, _) => issues.push(format!(
+                    "{other}: unknown setting (expected time_zone, [segments], [server], [kpi] or [loyalty])"
+                )),
             }
         }
         let segments_zone = doc.get(cohort_insight::SECTION).and_then(|s| s.get("time_zone"));
@@ -110,6 +122,17 @@ mod tests {
     fn the_example_file_is_the_defaults() {
         let example = include_str!("../../../cohort.example.toml");
         assert_eq!(CohortConfig::parse(example).unwrap(), CohortConfig::default());
+    }
+
+    #[test]
+    fn loyalty_rules_are_read_and_checked() {
+        let config = CohortConfig::parse("[loyalty.points]\nper_yuan_paid = 2\n").unwrap();
+        assert_eq!(config.loyalty.points.per_yuan_paid, 2);
+        assert_eq!(config.loyalty.tiers, cohort_loyalty::TierConfig::default(), "the rest keeps its defaults");
+        let err = CohortConfig::parse("[loyalty.points]\nper_yuan = 2\n").unwrap_err().to_string();
+        assert!(err.contains("loyalty") && err.contains("per_yuan"), "{err}");
+        let err = CohortConfig::parse("[loyalty.tiers]\nsilver = 9000\ngold = 5000\n").unwrap_err().to_string();
+        assert!(err.contains("loyalty") && err.contains("silver"), "{err}");
     }
 
     #[test]

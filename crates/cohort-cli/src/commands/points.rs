@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{NaiveDate, Utc};
-use cohort_loyalty::{Loyalty, LoyaltyConfig, POINTS_USAGE_TARGET};
+use cohort_loyalty::{Loyalty, POINTS_USAGE_TARGET};
 use cohort_model::{SystemClock, UserId};
 
 use super::Context;
@@ -70,7 +70,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let url = loyalty_url(ctx, args.loyalty_url)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let loyalty = Loyalty::open(&url, LoyaltyConfig::default(), ctx.shop, Arc::new(SystemClock))
+        let loyalty = Loyalty::open(&url, ctx.config.loyalty.clone(), ctx.shop, Arc::new(SystemClock))
             .await
             .with_context(|| format!("cannot open the loyalty store {url}"))?;
         let outcome = execute(ctx, &loyalty, args.command).await;

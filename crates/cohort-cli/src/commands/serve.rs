@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use cohort_loyalty::{Loyalty, LoyaltyConfig};
+use cohort_loyalty::Loyalty;
 use cohort_model::SystemClock;
 use cohort_server::Server;
 use cohort_store::EventStore;
@@ -45,10 +45,11 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     }
     let loyalty_url = super::points::loyalty_url(&ctx, args.loyalty_url)?;
     let shop = ctx.shop;
+    let loyalty_config = ctx.config.loyalty.clone();
     let store: Arc<dyn EventStore> = Arc::new(ctx.store);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
     runtime.block_on(async move {
-        let loyalty = Loyalty::open(&loyalty_url, LoyaltyConfig::default(), shop, Arc::new(SystemClock))
+        let loyalty = Loyalty::open(&loyalty_url, loyalty_config, shop, Arc::new(SystemClock))
             .await
             .with_context(|| format!("cannot open the loyalty store {loyalty_url}"))?;
         let loyalty = Arc::new(loyalty);
