@@ -62,6 +62,8 @@ enum Command {
     Points(commands::points::Args),
     /// Run the collection service (Segment-compatible HTTP ingest).
     Serve(commands::serve::Args),
+    /// Recommendations: train the model, evaluate it offline, ask it for a person or a product.
+    Recommend(commands::recommend::Args),
     /// Funnel: per-step people, conversion, drop-off and median time between steps.
     Funnel(commands::analytics::FunnelArgs),
     /// Retention grid by cohort (first event, first order or any event), day / week / month.
@@ -103,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rejected(args) => commands::rejected::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
         Command::Points(args) => commands::points::run(&ctx, args),
+        Command::Recommend(args) => commands::recommend::run(&ctx, args),
         Command::Serve(args) => commands::serve::run(ctx, args),
         Command::Funnel(args) => commands::analytics::funnel(&ctx, args),
         Command::Retention(args) => commands::analytics::retention(&ctx, args),

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod import;
 pub mod points;
 pub mod profile;
+pub mod recommend;
 pub mod rejected;
 pub mod segments;
 pub mod serve;
