@@ -6,8 +6,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use cohort_loyalty::{Activity, IdempotencyKey, Loyalty, LoyaltyConfig};
-use cohort_model::{Money, OrderId, ShopTime, SystemClock, UserId};
+use cohort_loyalty::{
+    Activity, Audience, Checkout, CheckoutLine, CouponTemplate, IdempotencyKey, Loyalty, LoyaltyConfig, Offer,
+    TemplateId, Validity,
+};
+use cohort_model::{Money, OrderId, ProductId, ShopTime, SystemClock, UserId};
 
 fn cohort(store: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cohort"))
@@ -34,6 +37,25 @@ async fn points_verify_show_and_usage() {
     let paid = Activity::OrderPaid { order: OrderId::new("o1").unwrap(), paid: Money::from_fen(12_345) };
     loyalty.record_activity(&key("k1"), &alice, paid).await.unwrap();
     loyalty.record_activity(&key("k2"), &alice, Activity::Review).await.unwrap();
+    // A "¥199 − ¥50" coupon issued and redeemed on a ¥199 order.
+    let template = CouponTemplate {
+        id: TemplateId::new("199-50").unwrap(),
+        name: "满199减50".into(),
+        offer: Offer::Threshold { min_spend: Money::from_fen(19_900), off: Money::from_fen(5_000) },
+        categories: vec![],
+        audience: Audience::Everyone,
+        validity: Validity::DaysAfterIssue { days: 7 },
+        per_user_limit: 2,
+        quantity_cap: None,
+        budget: None,
+    };
+    loyalty.create_template(template.clone()).await.unwrap();
+    let coupon = loyalty.issue_coupon(&key("i1"), &alice, &template.id).await.unwrap();
+    loyalty.issue_coupon(&key("i2"), &alice, &template.id).await.unwrap();
+    let line = CheckoutLine { product: ProductId::new("p1").unwrap(), category: None, amount: Money::from_fen(19_900) };
+    let checkout = Checkout { order: OrderId::new("o2").unwrap(), lines: vec![line], shipping: Money::ZERO };
+    loyalty.lock_coupons(&key("l1"), &alice, &checkout, &[coupon.id]).await.unwrap();
+    loyalty.redeem_coupons(&key("r1"), &alice, &checkout.order).await.unwrap();
     loyalty.close().await;
 
     // The open store of `cohort` (DuckDB) lives beside the loyalty file.
@@ -61,6 +83,16 @@ async fn points_verify_show_and_usage() {
     let usage: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(usage["issued"], 128);
     assert_eq!(usage["meets_target"], false, "nothing redeemed yet");
+
+    let out = cohort(&store, &["points", "coupons", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total = &report["total"];
+    assert_eq!((total["issued"].as_i64(), total["redeemed"].as_i64()), (Some(2), Some(1)), "{report}");
+    assert_eq!(total["redemption_rate"], 0.5);
+    assert_eq!((total["discount_cost"].as_i64(), total["gmv"].as_i64()), (Some(5_000), Some(19_900)));
+    let table = cohort(&store, &["points", "coupons"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("199-50"));
 
     // Tamper with the cached balance: verification must catch it.
     let url = cohort_loyalty::sqlite_url(&db);

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use cohort_loyalty::{Loyalty, POINTS_USAGE_TARGET};
 use cohort_model::{SystemClock, UserId};
 
@@ -44,16 +44,43 @@ pub enum PointsCommand {
     /// Points issued, redeemed, expired and clawed back in a period, and the
     /// usage rate against the plan's target.
     Usage {
-        /// First shop-local day of the period (default: 30 days before today).
-        #[arg(long)]
-        from: Option<NaiveDate>,
-        /// Last shop-local day of the period, inclusive (default: today).
-        #[arg(long)]
-        to: Option<NaiveDate>,
+        #[command(flatten)]
+        period: Period,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
     },
+    /// Coupon performance for coupons issued in a period, per template and in
+    /// total: issued, redeemed, redemption rate, discount cost, GMV driven.
+    Coupons {
+        #[command(flatten)]
+        period: Period,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A period of shop-local days.
+#[derive(Debug, clap::Args)]
+pub struct Period {
+    /// First shop-local day of the period (default: 30 days before `--to`).
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    /// Last shop-local day of the period, inclusive (default: today).
+    #[arg(long)]
+    to: Option<NaiveDate>,
+}
+
+impl Period {
+    /// The first and last day, and the instants `[start, end)` they span.
+    fn resolve(&self, ctx: &Context) -> anyhow::Result<(NaiveDate, NaiveDate, DateTime<Utc>, DateTime<Utc>)> {
+        let today = Utc::now().with_timezone(&ctx.shop.tz()).date_naive();
+        let to = self.to.unwrap_or(today);
+        let from = self.from.unwrap_or(to - chrono::Days::new(29));
+        anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+        Ok((from, to, ctx.shop.start_of_day(from), ctx.shop.start_of_day(to + chrono::Days::new(1))))
+    }
 }
 
 /// The loyalty store's URL: the one given, else `loyalty.sqlite` in the
@@ -141,14 +168,9 @@ async fn execute(ctx: &Context, loyalty: &Loyalty, command: PointsCommand) -> an
                 );
             }
         }
-        PointsCommand::Usage { from, to, json } => {
-            let today = Utc::now().with_timezone(&ctx.shop.tz()).date_naive();
-            let to = to.unwrap_or(today);
-            let from = from.unwrap_or(to - chrono::Days::new(29));
-            anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
-            let usage = loyalty
-                .points_usage(ctx.shop.start_of_day(from), ctx.shop.start_of_day(to + chrono::Days::new(1)))
-                .await?;
+        PointsCommand::Usage { period, json } => {
+            let (from, to, start, end) = period.resolve(ctx)?;
+            let usage = loyalty.points_usage(start, end).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&usage)?);
                 return Ok(());
@@ -164,6 +186,32 @@ async fn execute(ctx: &Context, loyalty: &Loyalty, command: PointsCommand) -> an
                 POINTS_USAGE_TARGET * 100.0,
                 if usage.meets_target { "met" } else { "not met" }
             );
+        }
+        PointsCommand::Coupons { period, json } => {
+            let (from, to, start, end) = period.resolve(ctx)?;
+            let report = loyalty.coupon_report(start, end).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(());
+            }
+            println!("coupons issued {from} – {to} (shop time)");
+            println!(
+                "{:<24} {:>9} {:>9} {:>8} {:>14} {:>14}",
+                "template", "issued", "redeemed", "rate", "discount", "GMV"
+            );
+            let total = [("total".to_string(), &report.total)];
+            let rows = report.templates.iter().map(|(id, f)| (id.to_string(), f)).chain(total);
+            for (name, f) in rows {
+                println!(
+                    "{:<24} {:>9} {:>9} {:>7.1}% {:>14} {:>14}",
+                    name,
+                    thousands(f.issued),
+                    thousands(f.redeemed),
+                    f.redemption_rate * 100.0,
+                    f.discount_cost.to_string(),
+                    f.gmv.to_string()
+                );
+            }
         }
     }
     Ok(())
