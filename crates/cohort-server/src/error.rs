@@ -77,6 +77,22 @@ pub(crate) fn error_response(status: StatusCode, code: &str, kind: &str, message
     render(status, Body { message, code, kind, link: format!("{ERRORS_DOC}-{code}"), rejected: None })
 }
 
+/// [`error_response`] with one more field (`key`) carrying details, e.g.
+/// the `issues` of an invalid analytics spec.
+pub(crate) fn error_response_with(
+    status: StatusCode,
+    code: &str,
+    kind: &str,
+    message: String,
+    key: &str,
+    details: serde_json::Value,
+) -> Response {
+    let body = Body { message, code, kind, link: format!("{ERRORS_DOC}-{code}"), rejected: None };
+    let mut value = serde_json::to_value(body).unwrap_or_default();
+    value[key] = details;
+    (status, axum::Json(value)).into_response()
+}
+
 fn render(status: StatusCode, body: Body<'_>) -> Response {
     (status, axum::Json(body)).into_response()
 }

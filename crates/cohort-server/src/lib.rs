@@ -9,9 +9,14 @@
 //! user ids into persons, and the [`cohort_store::EventStore`] commits. This
 //! crate only adds HTTP, the group-commit writer ([`writer`]) and metrics.
 //!
+//! Behind admin keys it also serves the shop's backend: loyalty and coupon
+//! routes ([`cohort_loyalty`]) and analytics queries (`/v1/query/…`,
+//! [`cohort_analytics`] on the DuckDB store, [`AnalyticsService`]).
+//!
 //! A 200 means committed: each request waits for the transaction holding
 //! its messages. See `docs/collection.md`.
 
+mod analytics;
 mod auth;
 mod config;
 mod error;
@@ -30,6 +35,7 @@ use cohort_collect::segment::SegmentDecoder;
 use cohort_model::ShopTime;
 use cohort_store::{EventStore, StoreError};
 
+pub use analytics::AnalyticsService;
 pub use auth::basic as basic_auth;
 pub use config::ServerConfig;
 pub use error::{ApiError, ERRORS_DOC};
@@ -47,6 +53,18 @@ pub(crate) struct AppState {
     metrics: Metrics,
     /// The loyalty service behind the admin loyalty routes, when configured.
     loyalty: Option<Arc<cohort_loyalty::Loyalty>>,
+    /// The analytics engine behind the `/v1/query/…` routes, when configured.
+    analytics: Option<Arc<AnalyticsService>>,
+}
+
+/// The optional services behind the admin routes; without one, its routes
+/// answer 503 (`loyalty_disabled`, `analytics_disabled`).
+#[derive(Default, Clone)]
+pub struct Services {
+    /// Loyalty and coupons.
+    pub loyalty: Option<Arc<cohort_loyalty::Loyalty>>,
+    /// Funnels, retention, the KPI board and paths.
+    pub analytics: Option<Arc<AnalyticsService>>,
 }
 
 /// Decoders are stateful (reused buffers, the field mapping): one per
@@ -118,6 +136,17 @@ impl Server {
         loyalty: Option<Arc<cohort_loyalty::Loyalty>>,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<Server, StartError> {
+        Self::start_with(config, shop, store, Services { loyalty, ..Services::default() }, stop).await
+    }
+
+    /// [`Server::start`], also serving the admin routes of `services`.
+    pub async fn start_with(
+        config: ServerConfig,
+        shop: ShopTime,
+        store: Arc<dyn EventStore>,
+        services: Services,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Server, StartError> {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .map_err(|e| StartError::Bind { addr: config.listen.clone(), reason: e.to_string() })?;
@@ -136,7 +165,8 @@ impl Server {
         )?;
         let config = Arc::new(config);
         let decoders = Arc::new(DecoderPool { idle: Mutex::new(Vec::new()), config: config.clone(), shop });
-        let state = AppState { config, writer, decoders, metrics, loyalty };
+        let Services { loyalty, analytics } = services;
+        let state = AppState { config, writer, decoders, metrics, loyalty, analytics };
         let app = routes::router(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

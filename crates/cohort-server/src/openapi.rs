@@ -32,10 +32,12 @@ fn error_schema() -> Value {
         "required": ["message", "code", "type", "link"],
         "properties": {
             "message": {"type": "string"},
-            "code": {"type": "string", "description": "Stable: missing_write_key, invalid_write_key, payload_too_large, malformed_body, invalid_messages, writer_busy, store_failed, shutting_down; on loyalty routes also invalid_input, insufficient_points, redemption_limit, idempotency_key_reused, coupon_expired, coupon_not_available, threshold_not_met, budget_exhausted, quantity_exhausted, per_user_limit, not_found, conflict, loyalty_disabled (docs/loyalty.md)."},
+            "code": {"type": "string", "description": "Stable: missing_write_key, invalid_write_key, payload_too_large, malformed_body, invalid_messages, writer_busy, store_failed, shutting_down; on loyalty routes also invalid_input, insufficient_points, redemption_limit, idempotency_key_reused, coupon_expired, coupon_not_available, threshold_not_met, budget_exhausted, quantity_exhausted, per_user_limit, not_found, conflict, loyalty_disabled (docs/loyalty.md); on query routes invalid_spec (with issues), query_failed, analytics_disabled (docs/analytics.md)."},
             "type": {"type": "string", "enum": ["auth", "invalid_request", "refused", "system", "internal"]},
             "link": {"type": "string"},
-            "rejected": {"type": "array", "items": {"$ref": "#/components/schemas/RejectedMessage"}}
+            "rejected": {"type": "array", "items": {"$ref": "#/components/schemas/RejectedMessage"}},
+            "issues": {"type": "array", "items": {"type": "object", "required": ["field", "reason"], "properties": {
+                "field": {"type": "string"}, "reason": {"type": "string"}}}}
         }
     })
 }
@@ -80,6 +82,21 @@ fn admin_operation(route: &crate::Route) -> Value {
         .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
         .collect();
+    if route.path.starts_with("/v1/query/") {
+        return json!({
+            "summary": route.summary,
+            "description": "The body is the spec JSON of cohort-analytics (the same as `cohort … --spec FILE`); the answer is its result JSON. See docs/analytics.md.",
+            "security": [{"adminKey": []}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {
+                "200": {"description": "The result.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": error("Impossible spec (`invalid_spec`): every problem listed in `issues` as {field, reason}."),
+                "401": error("Missing or unknown admin key."),
+                "500": error("The query failed (`query_failed`)."),
+                "503": error("The server runs without an analytics store (`analytics_disabled`).")
+            }
+        });
+    }
     let mut operation = json!({
         "summary": route.summary,
         "security": [{"adminKey": []}],

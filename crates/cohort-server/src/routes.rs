@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
-use crate::{loyalty, AppState};
+use crate::{analytics, loyalty, AppState};
 
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,10 @@ pub const ROUTES: &[Route] = &[
     admin("POST", "/v1/loyalty/members/{user}/redeem", "Spend points on part of an order or a points-mall item"),
     admin("POST", "/v1/coupons/{template}/issue", "Issue a coupon of a template to a member"),
     admin("POST", "/v1/coupons/{code}/redeem", "Apply a coupon to a paid order: check, lock and redeem"),
+    admin("POST", "/v1/query/funnel", "Run a funnel spec: people, conversion, drop-off and median time per step"),
+    admin("POST", "/v1/query/retention", "Run a retention spec: the cohort grid, bounded or unbounded"),
+    admin("POST", "/v1/query/kpi", "The KPI / OKR board over a date range, each KPI against its target"),
+    admin("POST", "/v1/query/paths", "The most common paths after or before an anchor event"),
 ];
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -82,6 +86,10 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/loyalty/members/{user}/redeem") => router.route(route.path, post(loyalty::redeem_points)),
             (None, "/v1/coupons/{template}/issue") => router.route(route.path, post(loyalty::issue_coupon)),
             (None, "/v1/coupons/{code}/redeem") => router.route(route.path, post(loyalty::redeem_coupon)),
+            (None, "/v1/query/funnel") => router.route(route.path, post(analytics::funnel)),
+            (None, "/v1/query/retention") => router.route(route.path, post(analytics::retention)),
+            (None, "/v1/query/kpi") => router.route(route.path, post(analytics::kpi)),
+            (None, "/v1/query/paths") => router.route(route.path, post(analytics::paths)),
             (None, other) => unreachable!("route {other} has no handler"),
         };
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use cohort_loyalty::Loyalty;
 use cohort_model::SystemClock;
-use cohort_server::Server;
+use cohort_server::{AnalyticsService, Server, Services};
 use cohort_store::EventStore;
 
 use super::Context;
@@ -19,7 +19,7 @@ pub struct Args {
     /// Accepted write key (repeat, or comma-separated in COHORT_WRITE_KEYS); overrides `[server] write_keys`.
     #[arg(long = "write-key", env = "COHORT_WRITE_KEYS", value_delimiter = ',', value_name = "KEY")]
     pub write_keys: Vec<String>,
-    /// Secret admin key for the loyalty and coupon routes (repeat, or
+    /// Secret admin key for the loyalty, coupon and query routes (repeat, or
     /// comma-separated in COHORT_ADMIN_KEYS); overrides `[server] admin_keys`.
     #[arg(long = "admin-key", env = "COHORT_ADMIN_KEYS", value_delimiter = ',', value_name = "KEY")]
     pub admin_keys: Vec<String>,
@@ -46,7 +46,10 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     let loyalty_url = super::points::loyalty_url(&ctx, args.loyalty_url)?;
     let shop = ctx.shop;
     let loyalty_config = ctx.config.loyalty.clone();
-    let store: Arc<dyn EventStore> = Arc::new(ctx.store);
+    let duckdb = Arc::new(ctx.store);
+    // The query routes read the same store the collector writes.
+    let analytics = Arc::new(AnalyticsService::new(duckdb.clone(), shop, ctx.config.kpi.clone()));
+    let store: Arc<dyn EventStore> = duckdb;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
     runtime.block_on(async move {
         let loyalty = Loyalty::open(&loyalty_url, loyalty_config, shop, Arc::new(SystemClock))
@@ -54,7 +57,8 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open the loyalty store {loyalty_url}"))?;
         let loyalty = Arc::new(loyalty);
         let stop = cohort_server::shutdown_signal();
-        let server = Server::start_with_loyalty(config, shop, store, Some(loyalty.clone()), stop).await?;
+        let services = Services { loyalty: Some(loyalty.clone()), analytics: Some(analytics) };
+        let server = Server::start_with(config, shop, store, services, stop).await?;
         // Scripts (and tests) read the bound address from this line.
         println!("listening on {}", server.addr());
         let served = server.wait().await.map_err(anyhow::Error::msg);

@@ -1,0 +1,115 @@
+//! Analytics over HTTP: `POST /v1/query/funnel|retention|kpi|paths` take
+//! the spec JSON of [`cohort_analytics`] as the body and answer its result
+//! JSON — the same documents `cohort funnel … --spec FILE --json` reads and
+//! prints. Thin by design: validation, SQL and every definition live in the
+//! engine; this module authenticates, runs the query on the blocking pool
+//! and maps [`AnalyticsError`] to stable codes (an impossible spec is 400
+//! `invalid_spec` with every issue named by field and reason).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cohort_analytics::{
+    Analytics, AnalyticsError, FunnelSpec, KpiSpec, KpiTargets, PathSpec, RetentionSpec, SpecIssue,
+};
+use cohort_duckdb::DuckDbStore;
+use cohort_model::ShopTime;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{error_response, error_response_with};
+use crate::AppState;
+
+/// What the query routes run on: the embedded DuckDB store (the same one
+/// the collector writes), the shop's time zone and the KPI targets.
+pub struct AnalyticsService {
+    store: Arc<DuckDbStore>,
+    shop: ShopTime,
+    targets: KpiTargets,
+}
+
+impl AnalyticsService {
+    /// Queries on `store`, counting days in `shop`'s zone, the KPI board
+    /// shown against `targets`.
+    pub fn new(store: Arc<DuckDbStore>, shop: ShopTime, targets: KpiTargets) -> Self {
+        AnalyticsService { store, shop, targets }
+    }
+
+    /// The engine (borrowing the store).
+    pub fn engine(&self) -> Analytics<'_> {
+        Analytics::new(&self.store, self.shop)
+    }
+}
+
+/// Authenticates, reads the spec, runs `query` on the blocking pool and
+/// serialises its result.
+async fn run<S, R>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    query: impl FnOnce(&AnalyticsService, S) -> cohort_analytics::Result<R> + Send + 'static,
+) -> Response
+where
+    S: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+{
+    if let Err(e) = crate::auth::check_admin(headers, &state.config) {
+        return e.into_response();
+    }
+    let Some(service) = state.analytics.clone() else {
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "analytics_disabled",
+            "system",
+            "this server runs without an analytics store".into(),
+        );
+    };
+    let spec: S = match serde_json::from_slice(body) {
+        Ok(spec) => spec,
+        Err(e) => return invalid(&[SpecIssue::new("body", e.to_string())]),
+    };
+    match tokio::task::spawn_blocking(move || query(&service, spec)).await {
+        Ok(Ok(result)) => Json(result).into_response(),
+        Ok(Err(AnalyticsError::InvalidSpec(issues))) => invalid(&issues),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "analytics query failed");
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "query_failed", "internal", e.to_string())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "analytics query panicked");
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "query_failed", "internal", "the query panicked".into())
+        }
+    }
+}
+
+/// 400 `invalid_spec`: the message joins every issue, `issues` lists them
+/// as `{field, reason}`.
+fn invalid(issues: &[SpecIssue]) -> Response {
+    let message = format!("invalid query: {}", issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+    let details = serde_json::to_value(issues).unwrap_or_default();
+    error_response_with(StatusCode::BAD_REQUEST, "invalid_spec", "invalid_request", message, "issues", details)
+}
+
+/// `POST /v1/query/funnel`.
+pub(crate) async fn funnel(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    run(&s, &headers, &body, |a, spec: FunnelSpec| a.engine().funnel(&spec)).await
+}
+
+/// `POST /v1/query/retention`.
+pub(crate) async fn retention(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    run(&s, &headers, &body, |a, spec: RetentionSpec| a.engine().retention(&spec)).await
+}
+
+/// `POST /v1/query/kpi`.
+pub(crate) async fn kpi(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    run(&s, &headers, &body, |a, spec: KpiSpec| a.engine().kpi(&spec, &a.targets)).await
+}
+
+/// `POST /v1/query/paths`.
+pub(crate) async fn paths(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    run(&s, &headers, &body, |a, spec: PathSpec| a.engine().paths(&spec)).await
+}
