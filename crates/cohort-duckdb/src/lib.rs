@@ -5,7 +5,9 @@
 //! connection-local staging tables and moved into the real tables with an
 //! anti-join at commit, so a write is atomic, idempotent and never visible
 //! half-done, and a crash before commit leaves nothing (DuckDB's WAL only
-//! replays committed transactions).
+//! replays committed transactions). The collector's stream commits append
+//! events directly (it deduplicates message ids itself, against the window
+//! of ids kept in `seen_event_ids`).
 
 mod codec;
 mod read;
@@ -14,6 +16,7 @@ mod write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
 use cohort_model::{PersonId, Product, Profile};
 use cohort_store::{
     EventStore, IdentityLink, ImportRecord, PersonHistory, PersonMerge, RejectedRow, Result, StoreError, StoreStats,
@@ -30,9 +33,10 @@ const SCHEMA: &str = include_str!("schema.sql");
 pub struct DuckDbStore {
     /// Readers clone this connection (cheap; they share the database).
     conn: Mutex<Connection>,
-    /// Serialises write transactions so two writers never insert the same
+    /// The one write connection, kept with its staging tables; its lock
+    /// serialises write transactions so two writers never insert the same
     /// new id twice (there is no unique index to stop them).
-    writer: Mutex<()>,
+    writer: Mutex<write::Writer>,
     path: Option<PathBuf>,
 }
 
@@ -64,7 +68,8 @@ impl DuckDbStore {
 
     fn init(conn: Connection, path: Option<PathBuf>) -> Result<Self> {
         conn.execute_batch(SCHEMA).map_err(backend)?;
-        Ok(DuckDbStore { conn: Mutex::new(conn), writer: Mutex::new(()), path })
+        let writer = write::Writer::new(conn.try_clone().map_err(backend)?)?;
+        Ok(DuckDbStore { conn: Mutex::new(conn), writer: Mutex::new(writer), path })
     }
 
     /// The database file, if on disk.
@@ -82,7 +87,7 @@ impl DuckDbStore {
 impl EventStore for DuckDbStore {
     fn begin_write(&self, source: WriteSource) -> Result<Box<dyn WriteTxn + '_>> {
         let guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(Box::new(write::DuckDbTxn::begin(self.connection()?, guard, source)?))
+        Ok(Box::new(write::DuckDbTxn::begin(guard, source)?))
     }
 
     fn find_import(&self, checksum: &str) -> Result<Option<ImportRecord>> {
@@ -99,6 +104,15 @@ impl EventStore for DuckDbStore {
 
     fn identity_links(&self, person: Option<&PersonId>) -> Result<Vec<IdentityLink>> {
         read::identity_links(&self.connection()?, person)
+    }
+
+    fn seen_event_ids(&self, since: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
+        read::seen_event_ids(&self.connection()?, since)
+    }
+
+    fn forget_seen_event_ids(&self, before: DateTime<Utc>) -> Result<u64> {
+        let guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        write::forget_seen_event_ids(&guard, before)
     }
 
     fn merges(&self, person: Option<&PersonId>) -> Result<Vec<PersonMerge>> {

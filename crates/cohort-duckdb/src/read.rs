@@ -1,5 +1,6 @@
 //! Reads: histories grouped by person, profiles, imports, stats.
 
+use chrono::{DateTime, Utc};
 use std::iter::Peekable;
 
 use cohort_model::{
@@ -403,5 +404,16 @@ pub(crate) fn stats(conn: &Connection) -> Result<StoreStats> {
         s.first_at = opt_from_micros("stats", first)?;
         s.last_at = opt_from_micros("stats", last)?;
         Ok(s)
+    })
+}
+
+pub(crate) fn seen_event_ids(conn: &Connection, since: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
+    let sql = format!(
+        "SELECT event_id, epoch_us(seen_at) FROM seen_event_ids WHERE seen_at >= make_timestamp({}::BIGINT)",
+        since.timestamp_micros()
+    );
+    rows(conn, &sql, &[], |r| {
+        let g = |e: duckdb::Error| corrupt("seen event id", e);
+        Ok((r.get(0).map_err(g)?, from_micros("seen event id", r.get(1).map_err(g)?)?))
     })
 }

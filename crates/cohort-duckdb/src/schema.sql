@@ -120,3 +120,10 @@ CREATE TABLE IF NOT EXISTS person_merges (
     via         VARCHAR NOT NULL,
     merged_at   TIMESTAMP NOT NULL
 );
+-- The collector's message-id window: every event id it appended, with when
+-- it was seen, so a restarted collector reloads the window (ids older than
+-- the window are deleted).
+CREATE TABLE IF NOT EXISTS seen_event_ids (
+    event_id VARCHAR NOT NULL,
+    seen_at  TIMESTAMP NOT NULL
+);

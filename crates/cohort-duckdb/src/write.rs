@@ -2,29 +2,61 @@
 
 use std::sync::MutexGuard;
 
+use chrono::DateTime;
 use chrono::Utc;
-use cohort_model::{Batch, Profile};
+use cohort_model::{Batch, Event, Profile};
 use cohort_store::{
     compose_merges, IdentityLink, ImportRecord, PersonMerge, RejectedRow, Result, StoreError, WriteSource,
     WriteSummary, WriteTxn,
 };
 use duckdb::types::Value;
-use duckdb::{params, Appender, Connection};
+use duckdb::{appender_params_from_iter, params, Appender, Connection};
 
 use crate::backend;
 use crate::codec::{date, int, json_map, opt_ts, text, ts};
 
 /// Staging tables mirror the real ones plus a `seq` column recording arrival
-/// order (first event wins; last user / product attributes win).
-const BEGIN: &str = "
-BEGIN TRANSACTION;
-CREATE TEMP TABLE stage_events AS SELECT *, 0::BIGINT AS seq FROM events LIMIT 0;
-CREATE TEMP TABLE stage_orders AS SELECT *, 0::BIGINT AS seq FROM orders LIMIT 0;
-CREATE TEMP TABLE stage_lines AS SELECT *, 0::BIGINT AS seq FROM order_lines LIMIT 0;
-CREATE TEMP TABLE stage_users AS SELECT *, 0::BIGINT AS seq FROM users LIMIT 0;
-CREATE TEMP TABLE stage_products AS SELECT *, 0::BIGINT AS seq FROM products LIMIT 0;
-CREATE TEMP TABLE stage_rejected AS SELECT * EXCLUDE (import_id) FROM rejected_rows LIMIT 0;
+/// order (first event wins; last user / product attributes win). They are
+/// created once per writer connection and emptied by every commit.
+const STAGING: &str = "
+CREATE TEMP TABLE IF NOT EXISTS stage_events AS SELECT *, 0::BIGINT AS seq FROM events LIMIT 0;
+CREATE TEMP TABLE IF NOT EXISTS stage_orders AS SELECT *, 0::BIGINT AS seq FROM orders LIMIT 0;
+CREATE TEMP TABLE IF NOT EXISTS stage_lines AS SELECT *, 0::BIGINT AS seq FROM order_lines LIMIT 0;
+CREATE TEMP TABLE IF NOT EXISTS stage_users AS SELECT *, 0::BIGINT AS seq FROM users LIMIT 0;
+CREATE TEMP TABLE IF NOT EXISTS stage_products AS SELECT *, 0::BIGINT AS seq FROM products LIMIT 0;
+CREATE TEMP TABLE IF NOT EXISTS stage_rejected AS SELECT * EXCLUDE (import_id) FROM rejected_rows LIMIT 0;
+CREATE TEMP TABLE IF NOT EXISTS stage_links AS SELECT *, 0::BIGINT AS seq FROM identity_links LIMIT 0;
+CREATE TEMP TABLE IF NOT EXISTS stage_moves (from_person VARCHAR, into_person VARCHAR);
 ";
+
+const STAGING_TABLES: [&str; 8] = [
+    "stage_events",
+    "stage_orders",
+    "stage_lines",
+    "stage_users",
+    "stage_products",
+    "stage_rejected",
+    "stage_links",
+    "stage_moves",
+];
+
+/// The store's one write connection, kept across transactions with its
+/// staging tables and prepared statements: a commit costs only the
+/// statements for what it holds.
+pub(crate) struct Writer {
+    conn: Connection,
+    /// A transaction ended without a commit: its staged rows were rolled
+    /// back, but the next one empties the staging tables to be sure.
+    dirty: bool,
+}
+
+impl Writer {
+    pub(crate) fn new(conn: Connection) -> Result<Self> {
+        conn.execute_batch(STAGING).map_err(backend)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Writer { conn, dirty: false })
+    }
+}
 
 /// DuckDB 2.0.0 reads back broken columns (every value NULL to
 /// `count(DISTINCT)`, yet not `IS NULL`) from a temp table that received more
@@ -45,6 +77,11 @@ impl<'c> Stage<'c> {
         Ok(Stage { appender: conn.appender_to_catalog_and_db(table, "temp", "main")?, rows: 0 })
     }
 
+    /// An appender into a table of the database itself.
+    fn stored(conn: &'c Connection, table: &str) -> duckdb::Result<Self> {
+        Ok(Stage { appender: conn.appender(table)?, rows: 0 })
+    }
+
     fn append_row(&mut self, row: impl duckdb::AppenderParams) -> duckdb::Result<()> {
         self.appender.append_row(row)?;
         self.rows += 1;
@@ -60,12 +97,14 @@ impl<'c> Stage<'c> {
 }
 
 pub(crate) struct DuckDbTxn<'a> {
-    conn: Connection,
-    _writer: MutexGuard<'a, ()>,
+    writer: MutexGuard<'a, Writer>,
     source: WriteSource,
     seq: i64,
     staged_events: u64,
     staged_orders: u64,
+    staged_users: u64,
+    staged_products: u64,
+    appended_events: u64,
     rejected: u64,
     links: Vec<IdentityLink>,
     merges: Vec<PersonMerge>,
@@ -73,15 +112,23 @@ pub(crate) struct DuckDbTxn<'a> {
 }
 
 impl<'a> DuckDbTxn<'a> {
-    pub(crate) fn begin(conn: Connection, writer: MutexGuard<'a, ()>, source: WriteSource) -> Result<Self> {
-        conn.execute_batch(BEGIN).map_err(backend)?;
+    pub(crate) fn begin(mut writer: MutexGuard<'a, Writer>, source: WriteSource) -> Result<Self> {
+        if writer.dirty {
+            for table in STAGING_TABLES {
+                writer.conn.execute(&format!("DELETE FROM temp.{table}"), []).map_err(backend)?;
+            }
+        }
+        writer.conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
+        writer.dirty = true;
         Ok(DuckDbTxn {
-            conn,
-            _writer: writer,
+            writer,
             source,
             seq: 0,
             staged_events: 0,
             staged_orders: 0,
+            staged_users: 0,
+            staged_products: 0,
+            appended_events: 0,
             rejected: 0,
             links: Vec::new(),
             merges: Vec::new(),
@@ -101,37 +148,15 @@ impl<'a> DuckDbTxn<'a> {
             seq
         };
         {
-            let mut app = Stage::new(&self.conn, "stage_events")?;
+            let mut app = Stage::new(&self.writer.conn, "stage_events")?;
             for e in &batch.events {
-                app.append_row(params![
-                    e.id.as_str(),
-                    text(e.person_id.as_ref().map(|p| p.as_str())),
-                    text(e.user_id.as_ref().map(|u| u.as_str())),
-                    text(e.anonymous_id.as_ref().map(|a| a.as_str())),
-                    e.name.as_str(),
-                    ts(e.timestamp),
-                    text(e.platform.map(|p| p.as_str())),
-                    text(e.channel.as_deref()),
-                    text(e.product_id.as_ref().map(|p| p.as_str())),
-                    text(e.category.as_deref()),
-                    int(e.price.map(|m| m.fen())),
-                    int(e.quantity),
-                    text(e.order_id.as_ref().map(|o| o.as_str())),
-                    int(e.revenue.map(|m| m.fen())),
-                    int(e.discount.map(|m| m.fen())),
-                    text(e.coupon.as_deref()),
-                    text(e.query.as_deref()),
-                    e.rating.map_or(Value::Null, Value::UTinyInt),
-                    text(e.review_body.as_deref()),
-                    json_map(&e.properties),
-                    next(),
-                ])?;
+                app.append_row(appender_params_from_iter(event_row(e, Some(next()))))?;
             }
             app.finish()?;
         }
         {
-            let mut orders = Stage::new(&self.conn, "stage_orders")?;
-            let mut lines = Stage::new(&self.conn, "stage_lines")?;
+            let mut orders = Stage::new(&self.writer.conn, "stage_orders")?;
+            let mut lines = Stage::new(&self.writer.conn, "stage_lines")?;
             for o in &batch.orders {
                 orders.append_row(params![
                     o.id.as_str(),
@@ -166,7 +191,7 @@ impl<'a> DuckDbTxn<'a> {
             lines.finish()?;
         }
         {
-            let mut app = Stage::new(&self.conn, "stage_users")?;
+            let mut app = Stage::new(&self.writer.conn, "stage_users")?;
             for u in &batch.users {
                 app.append_row(params![
                     u.id.as_str(),
@@ -184,7 +209,7 @@ impl<'a> DuckDbTxn<'a> {
             app.finish()?;
         }
         {
-            let mut app = Stage::new(&self.conn, "stage_products")?;
+            let mut app = Stage::new(&self.writer.conn, "stage_products")?;
             for p in &batch.products {
                 app.append_row(params![
                     p.id.as_str(),
@@ -205,11 +230,13 @@ impl<'a> DuckDbTxn<'a> {
     }
 
     fn count(&self, sql: &str) -> Result<u64> {
-        self.conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(backend)
+        let mut statement = self.writer.conn.prepare_cached(sql).map_err(backend)?;
+        statement.query_row([], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(backend)
     }
 
     fn exec(&self, sql: &str) -> Result<u64> {
-        self.conn.execute(sql, []).map(|n| n as u64).map_err(backend)
+        let mut statement = self.writer.conn.prepare_cached(sql).map_err(backend)?;
+        statement.execute([]).map(|n| n as u64).map_err(backend)
     }
 
     /// Stores this write's identity links (latest per `(kind, id)` wins),
@@ -217,10 +244,7 @@ impl<'a> DuckDbTxn<'a> {
     fn apply_identity(&mut self) -> Result<()> {
         if !self.links.is_empty() {
             let run = || -> duckdb::Result<()> {
-                self.conn.execute_batch(
-                    "CREATE TEMP TABLE stage_links AS SELECT *, 0::BIGINT AS seq FROM identity_links LIMIT 0",
-                )?;
-                let mut app = Stage::new(&self.conn, "stage_links")?;
+                let mut app = Stage::new(&self.writer.conn, "stage_links")?;
                 for (seq, l) in self.links.iter().enumerate() {
                     app.append_row(params![
                         l.kind.as_str(),
@@ -239,6 +263,7 @@ impl<'a> DuckDbTxn<'a> {
                 "INSERT INTO identity_links SELECT * EXCLUDE (seq) FROM stage_links
                  QUALIFY row_number() OVER (PARTITION BY kind, id ORDER BY seq DESC) = 1",
             )?;
+            self.exec("DELETE FROM temp.stage_links")?;
         }
         if self.merges.is_empty() {
             return Ok(());
@@ -246,13 +271,12 @@ impl<'a> DuckDbTxn<'a> {
         let moves = compose_merges(&self.merges);
         let first = self.count("SELECT coalesce(max(seq), 0) + 1 FROM person_merges")? as i64;
         let run = || -> duckdb::Result<()> {
-            self.conn.execute_batch("CREATE TEMP TABLE stage_moves (from_person VARCHAR, into_person VARCHAR)")?;
-            let mut app = Stage::new(&self.conn, "stage_moves")?;
+            let mut app = Stage::new(&self.writer.conn, "stage_moves")?;
             for (from, into) in &moves {
                 app.append_row(params![from.as_str(), into.as_str()])?;
             }
             app.finish()?;
-            let mut app = self.conn.appender("person_merges")?;
+            let mut app = self.writer.conn.appender("person_merges")?;
             for (i, m) in self.merges.iter().enumerate() {
                 app.append_row(params![first + i as i64, m.from.as_str(), m.into.as_str(), m.via.as_str(), ts(m.at)])?;
             }
@@ -265,60 +289,84 @@ impl<'a> DuckDbTxn<'a> {
                     "UPDATE {table} SET person_id = m.into_person FROM stage_moves m WHERE {table}.person_id = m.from_person"
                 ))?;
             }
+            self.exec("DELETE FROM temp.stage_moves")?;
         }
         Ok(())
     }
 
     fn apply(&mut self, rows_read: Option<u64>) -> Result<(WriteSummary, Option<ImportRecord>)> {
-        let mut summary = WriteSummary { rows_rejected: self.rejected, ..Default::default() };
-        summary.events_new = self.exec(
-            "INSERT INTO events SELECT * EXCLUDE (seq) FROM (
-                 SELECT s.* FROM stage_events s ANTI JOIN events e ON e.event_id = s.event_id
-                 QUALIFY row_number() OVER (PARTITION BY s.event_id ORDER BY s.seq) = 1
-             ) ORDER BY person_id, ts",
-        )?;
-        summary.events_duplicate = self.staged_events - summary.events_new;
-        summary.orders_new = self.exec(
-            "INSERT INTO orders SELECT * EXCLUDE (seq) FROM (
-                 SELECT s.* FROM stage_orders s ANTI JOIN orders o ON o.order_id = s.order_id
-                 QUALIFY row_number() OVER (PARTITION BY s.order_id ORDER BY s.seq) = 1
-             ) ORDER BY person_id, placed_at",
-        )?;
-        summary.orders_duplicate = self.staged_orders - summary.orders_new;
-        summary.lines_new = self.exec(
-            "INSERT INTO order_lines SELECT * EXCLUDE (seq) FROM (
-                 SELECT s.* FROM stage_lines s
-                 ANTI JOIN order_lines l ON l.order_id = s.order_id AND l.line_no = s.line_no
-                 QUALIFY row_number() OVER (PARTITION BY s.order_id, s.line_no ORDER BY s.seq) = 1
-             ) ORDER BY order_id, line_no",
-        )?;
-        summary.users_upserted = self.count("SELECT count(DISTINCT user_id) FROM stage_users")?;
-        self.exec("DELETE FROM users WHERE user_id IN (SELECT user_id FROM stage_users)")?;
-        self.exec(
-            "INSERT INTO users SELECT * EXCLUDE (seq) FROM stage_users
-             QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY seq DESC) = 1",
-        )?;
-        summary.products_upserted = self.count("SELECT count(DISTINCT product_id) FROM stage_products")?;
-        self.exec("DELETE FROM products WHERE product_id IN (SELECT product_id FROM stage_products)")?;
-        self.exec(
-            "INSERT INTO products SELECT * EXCLUDE (seq) FROM stage_products
-             QUALIFY row_number() OVER (PARTITION BY product_id ORDER BY seq DESC) = 1",
-        )?;
+        let mut summary =
+            WriteSummary { rows_rejected: self.rejected, events_new: self.appended_events, ..Default::default() };
+        // Only the statements for what was staged run: a stream commit of
+        // appended events alone is BEGIN, two appends and COMMIT.
+        if self.staged_events > 0 {
+            summary.events_new += self.exec(
+                "INSERT INTO events SELECT * EXCLUDE (seq) FROM (
+                     SELECT s.* FROM stage_events s ANTI JOIN events e ON e.event_id = s.event_id
+                     QUALIFY row_number() OVER (PARTITION BY s.event_id ORDER BY s.seq) = 1
+                 ) ORDER BY person_id, ts",
+            )?;
+            summary.events_duplicate = self.staged_events + self.appended_events - summary.events_new;
+            self.exec("DELETE FROM temp.stage_events")?;
+        }
+        if self.staged_orders > 0 {
+            summary.orders_new = self.exec(
+                "INSERT INTO orders SELECT * EXCLUDE (seq) FROM (
+                     SELECT s.* FROM stage_orders s ANTI JOIN orders o ON o.order_id = s.order_id
+                     QUALIFY row_number() OVER (PARTITION BY s.order_id ORDER BY s.seq) = 1
+                 ) ORDER BY person_id, placed_at",
+            )?;
+            summary.orders_duplicate = self.staged_orders - summary.orders_new;
+            summary.lines_new = self.exec(
+                "INSERT INTO order_lines SELECT * EXCLUDE (seq) FROM (
+                     SELECT s.* FROM stage_lines s
+                     ANTI JOIN order_lines l ON l.order_id = s.order_id AND l.line_no = s.line_no
+                     QUALIFY row_number() OVER (PARTITION BY s.order_id, s.line_no ORDER BY s.seq) = 1
+                 ) ORDER BY order_id, line_no",
+            )?;
+            self.exec("DELETE FROM temp.stage_orders")?;
+            self.exec("DELETE FROM temp.stage_lines")?;
+        }
+        if self.staged_users > 0 {
+            summary.users_upserted = self.count("SELECT count(DISTINCT user_id) FROM stage_users")?;
+            self.exec("DELETE FROM users WHERE user_id IN (SELECT user_id FROM stage_users)")?;
+            self.exec(
+                "INSERT INTO users SELECT * EXCLUDE (seq) FROM stage_users
+                 QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY seq DESC) = 1",
+            )?;
+            self.exec("DELETE FROM temp.stage_users")?;
+        }
+        if self.staged_products > 0 {
+            summary.products_upserted = self.count("SELECT count(DISTINCT product_id) FROM stage_products")?;
+            self.exec("DELETE FROM products WHERE product_id IN (SELECT product_id FROM stage_products)")?;
+            self.exec(
+                "INSERT INTO products SELECT * EXCLUDE (seq) FROM stage_products
+                 QUALIFY row_number() OVER (PARTITION BY product_id ORDER BY seq DESC) = 1",
+            )?;
+            self.exec("DELETE FROM temp.stage_products")?;
+        }
         self.apply_identity()?;
         let Some(rows_read) = rows_read else {
             // A stream commit: dead letters are kept under import 0.
             if self.rejected > 0 {
                 self.exec("INSERT INTO rejected_rows SELECT 0, * FROM stage_rejected")?;
+                self.exec("DELETE FROM temp.stage_rejected")?;
             }
-            self.conn.execute_batch("COMMIT").map_err(backend)?;
-            self.open = false;
+            self.finish()?;
             return Ok((summary, None));
         };
         let id = self.count("SELECT coalesce(max(import_id), 0) + 1 FROM imports")? as i64;
-        self.conn.execute("INSERT INTO rejected_rows SELECT ?, * FROM stage_rejected", params![id]).map_err(backend)?;
+        if self.rejected > 0 {
+            self.writer
+                .conn
+                .execute("INSERT INTO rejected_rows SELECT ?, * FROM stage_rejected", params![id])
+                .map_err(backend)?;
+            self.exec("DELETE FROM temp.stage_rejected")?;
+        }
         let finished_at = Utc::now();
         let summary_json = serde_json::to_string(&summary).map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.conn
+        self.writer
+            .conn
             .execute(
                 "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?)",
                 params![
@@ -332,11 +380,34 @@ impl<'a> DuckDbTxn<'a> {
                 ],
             )
             .map_err(backend)?;
-        self.conn.execute_batch("COMMIT").map_err(backend)?;
-        self.open = false;
+        self.finish()?;
         // Round-trip through the stored precision (microseconds).
         let finished_at = crate::codec::from_micros("import", finished_at.timestamp_micros())?;
         Ok((summary, Some(ImportRecord { id, source: self.source.clone(), rows_read, summary, finished_at })))
+    }
+}
+
+impl DuckDbTxn<'_> {
+    /// Commits; every staging table was emptied by the statements that read it.
+    fn finish(&mut self) -> Result<()> {
+        self.writer.conn.execute_batch("COMMIT").map_err(backend)?;
+        self.open = false;
+        self.writer.dirty = false;
+        Ok(())
+    }
+
+    fn append(&mut self, events: &[Event], seen_at: DateTime<Utc>) -> duckdb::Result<()> {
+        let conn = &self.writer.conn;
+        let mut app = Stage::stored(conn, "events")?;
+        for e in events {
+            app.append_row(appender_params_from_iter(event_row(e, None)))?;
+        }
+        app.finish()?;
+        let mut seen = Stage::stored(conn, "seen_event_ids")?;
+        for e in events {
+            seen.append_row(params![e.id.as_str(), ts(seen_at)])?;
+        }
+        seen.finish()
     }
 }
 
@@ -345,12 +416,24 @@ impl WriteTxn for DuckDbTxn<'_> {
         self.stage(batch).map_err(backend)?;
         self.staged_events += batch.events.len() as u64;
         self.staged_orders += batch.orders.len() as u64;
+        self.staged_users += batch.users.len() as u64;
+        self.staged_products += batch.products.len() as u64;
+        Ok(())
+    }
+
+    fn append_events(&mut self, events: &[Event], seen_at: DateTime<Utc>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.append(events, seen_at).map_err(backend)?;
+        self.appended_events += events.len() as u64;
         Ok(())
     }
 
     fn reject(&mut self, row: RejectedRow) -> Result<()> {
         let _ = self.next_seq();
-        self.conn
+        self.writer
+            .conn
             .execute(
                 "INSERT INTO temp.stage_rejected VALUES (?, ?, ?, ?)",
                 params![row.file, row.line as i64, row.reason, row.raw],
@@ -385,11 +468,46 @@ impl Drop for DuckDbTxn<'_> {
         if self.open {
             // Nothing staged becomes visible: roll back (also what DuckDB does
             // when the connection closes or the process dies).
-            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+            if let Err(e) = self.writer.conn.execute_batch("ROLLBACK") {
                 tracing::warn!(error = %e, "rollback of an abandoned write failed");
             }
         }
     }
+}
+
+/// An event's columns, in table order, with the staging `seq` when staged.
+fn event_row(e: &Event, seq: Option<i64>) -> Vec<Value> {
+    let mut row = vec![
+        Value::Text(e.id.as_str().to_string()),
+        text(e.person_id.as_ref().map(|p| p.as_str())),
+        text(e.user_id.as_ref().map(|u| u.as_str())),
+        text(e.anonymous_id.as_ref().map(|a| a.as_str())),
+        Value::Text(e.name.as_str().to_string()),
+        ts(e.timestamp),
+        text(e.platform.map(|p| p.as_str())),
+        text(e.channel.as_deref()),
+        text(e.product_id.as_ref().map(|p| p.as_str())),
+        text(e.category.as_deref()),
+        int(e.price.map(|m| m.fen())),
+        int(e.quantity),
+        text(e.order_id.as_ref().map(|o| o.as_str())),
+        int(e.revenue.map(|m| m.fen())),
+        int(e.discount.map(|m| m.fen())),
+        text(e.coupon.as_deref()),
+        text(e.query.as_deref()),
+        e.rating.map_or(Value::Null, Value::UTinyInt),
+        text(e.review_body.as_deref()),
+        json_map(&e.properties),
+    ];
+    row.extend(seq.map(Value::BigInt));
+    row
+}
+
+/// Deletes the seen ids recorded before `before`.
+pub(crate) fn forget_seen_event_ids(writer: &Writer, before: DateTime<Utc>) -> Result<u64> {
+    let n =
+        writer.conn.execute("DELETE FROM seen_event_ids WHERE seen_at < ?", params![ts(before)]).map_err(backend)?;
+    Ok(n as u64)
 }
 
 /// Replaces all profiles in one transaction.

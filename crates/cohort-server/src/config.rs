@@ -34,6 +34,10 @@ pub struct ServerConfig {
     pub commit_max_messages: usize,
     /// `Retry-After` seconds sent with a 429.
     pub retry_after_secs: u64,
+    /// How long a `messageId` is remembered (seconds; default 7 days): a
+    /// retry within the window is acknowledged and stored once; one sent
+    /// later is stored again.
+    pub dedupe_window_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +55,7 @@ impl Default for ServerConfig {
             commit_linger_ms: 1,
             commit_max_messages: 100_000,
             retry_after_secs: 1,
+            dedupe_window_secs: 7 * 24 * 3600,
         }
     }
 }

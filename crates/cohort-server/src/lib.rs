@@ -160,6 +160,8 @@ impl Server {
                 capacity: config.queue_messages.max(1),
                 linger: Duration::from_millis(config.commit_linger_ms),
                 max_messages: config.commit_max_messages.max(1),
+                dedupe_window: chrono::Duration::seconds(config.dedupe_window_secs.min(i64::MAX as u64) as i64),
+                clock: Arc::new(cohort_model::SystemClock),
             },
             metrics.clone(),
         )?;

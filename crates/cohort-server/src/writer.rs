@@ -6,13 +6,17 @@
 //! always means committed. The queue is bounded in messages by a semaphore:
 //! a request that does not fit is answered 429 instead of growing memory.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
 use cohort_collect::identity::{IdentityGraph, Stitches};
 use cohort_collect::segment::{CallType, Message};
-use cohort_model::Batch;
+use cohort_model::{Batch, Clock, Event};
 use cohort_store::{EventStore, RejectedRow, StoreError, WriteSource};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
@@ -64,6 +68,59 @@ pub(crate) struct WriterConfig {
     pub capacity: usize,
     pub linger: Duration,
     pub max_messages: usize,
+    /// How long a `messageId` is remembered (retries within it are stored once).
+    pub dedupe_window: chrono::Duration,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The `messageId`s committed within the dedupe window: 128-bit digests in
+/// a hash set (about 50 bytes an id), expired in arrival order. The store
+/// keeps the ids themselves (`seen_event_ids`) for the next start.
+pub(crate) struct SeenIds {
+    window: chrono::Duration,
+    set: HashSet<u128>,
+    order: VecDeque<(DateTime<Utc>, u128)>,
+}
+
+impl SeenIds {
+    fn digest(id: &str) -> u128 {
+        let hash = Sha256::digest(id.as_bytes());
+        u128::from_le_bytes(hash[..16].try_into().expect("16 bytes"))
+    }
+
+    /// The window as stored, forgetting (in the store too) what is older.
+    fn load(store: &dyn EventStore, window: chrono::Duration, now: DateTime<Utc>) -> Result<SeenIds, StoreError> {
+        let since = now - window;
+        let forgotten = store.forget_seen_event_ids(since)?;
+        let mut ids = store.seen_event_ids(since)?;
+        ids.sort_by_key(|(_, at)| *at);
+        let mut seen = SeenIds { window, set: HashSet::with_capacity(ids.len()), order: VecDeque::new() };
+        for (id, at) in ids {
+            seen.insert(&id, at);
+        }
+        tracing::info!(ids = seen.set.len(), forgotten, "message id window loaded");
+        Ok(seen)
+    }
+
+    /// `false` when `id` was already seen within the window.
+    fn insert(&mut self, id: &str, now: DateTime<Utc>) -> bool {
+        let digest = Self::digest(id);
+        if !self.set.insert(digest) {
+            return false;
+        }
+        self.order.push_back((now, digest));
+        true
+    }
+
+    fn expire(&mut self, now: DateTime<Utc>) {
+        while let Some((at, digest)) = self.order.front().copied() {
+            if now - at < self.window {
+                break;
+            }
+            self.set.remove(&digest);
+            self.order.pop_front();
+        }
+    }
 }
 
 /// Starts the writer thread. It stops when every handle is dropped, after
@@ -75,6 +132,7 @@ pub(crate) fn start(
 ) -> Result<(WriterHandle, std::thread::JoinHandle<()>), StoreError> {
     let graph = IdentityGraph::from_links(store.identity_links(None)?);
     tracing::info!(links = graph.len(), "identity graph loaded");
+    let seen = SeenIds::load(store.as_ref(), config.dedupe_window, config.clock.now())?;
     let (tx, rx) = mpsc::channel::<Submission>();
     let permits = Arc::new(Semaphore::new(config.capacity));
     let handle = WriterHandle { tx, permits, capacity: config.capacity };
@@ -84,7 +142,7 @@ pub(crate) fn start(
         .name("cohort-writer".into())
         .spawn(move || {
             let depth_of = move || capacity - permits.available_permits();
-            run(store, graph, rx, config, metrics, depth_of);
+            run(store, graph, seen, rx, config, metrics, depth_of);
         })
         .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
     Ok((handle, thread))
@@ -93,6 +151,7 @@ pub(crate) fn start(
 fn run(
     store: Arc<dyn EventStore>,
     mut graph: IdentityGraph,
+    mut seen: SeenIds,
     rx: mpsc::Receiver<Submission>,
     config: WriterConfig,
     metrics: Metrics,
@@ -114,7 +173,9 @@ fn run(
             group.push(next);
         }
         let started = Instant::now();
-        let result = commit(store.as_ref(), &mut graph, &group);
+        let now = config.clock.now();
+        seen.expire(now);
+        let result = commit(store.as_ref(), &mut graph, &mut seen, now, &group);
         metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         metrics.commit_messages.observe(count as f64);
         let reply = match result {
@@ -128,10 +189,15 @@ fn run(
             }
             Err(e) => {
                 tracing::error!(error = %e, messages = count, "group commit failed; nothing of it was stored");
-                // The graph may hold links of the failed write: reload it.
+                // The graph and the window may hold links and ids of the
+                // failed write: reload them.
                 match store.identity_links(None) {
                     Ok(links) => graph = IdentityGraph::from_links(links),
                     Err(e) => tracing::error!(error = %e, "cannot reload the identity graph"),
+                }
+                match SeenIds::load(store.as_ref(), config.dedupe_window, now) {
+                    Ok(ids) => seen = ids,
+                    Err(e) => tracing::error!(error = %e, "cannot reload the message id window"),
                 }
                 Err(e.to_string())
             }
@@ -145,19 +211,32 @@ fn run(
     tracing::info!("writer stopped: every queued message was committed");
 }
 
-/// Resolves identities and writes one transaction for the whole group.
-fn commit(store: &dyn EventStore, graph: &mut IdentityGraph, group: &[Submission]) -> Result<(), StoreError> {
+/// Resolves identities, drops events whose `messageId` is in the window and
+/// writes one transaction for the whole group.
+fn commit(
+    store: &dyn EventStore,
+    graph: &mut IdentityGraph,
+    seen: &mut SeenIds,
+    now: DateTime<Utc>,
+    group: &[Submission],
+) -> Result<(), StoreError> {
     let mut batch = Batch::default();
+    let mut events: Vec<Event> = Vec::new();
     let mut stitches = Stitches::default();
     for m in group.iter().flat_map(|s| &s.messages) {
         let via = m.call.as_str();
         match m.call {
             CallType::Track | CallType::Page | CallType::Screen => {
                 let Some(event) = &m.event else { continue };
-                let mut event = event.clone();
-                event.person_id =
+                // Identities resolve even for a retry: links are idempotent.
+                let person =
                     graph.resolve(m.user_id.as_ref(), m.anonymous_id.as_ref(), via, m.timestamp, &mut stitches);
-                batch.events.push(event);
+                if !seen.insert(event.id.as_str(), now) {
+                    continue;
+                }
+                let mut event = event.clone();
+                event.person_id = person;
+                events.push(event);
             }
             CallType::Identify => {
                 graph.resolve(m.user_id.as_ref(), m.anonymous_id.as_ref(), via, m.timestamp, &mut stitches);
@@ -172,7 +251,10 @@ fn commit(store: &dyn EventStore, graph: &mut IdentityGraph, group: &[Submission
         }
     }
     let mut txn = store.begin_write(WriteSource { kind: "http".into(), file: None, checksum: None })?;
-    txn.write(&batch)?;
+    txn.append_events(&events, now)?;
+    if !batch.users.is_empty() {
+        txn.write(&batch)?;
+    }
     for row in group.iter().flat_map(|s| &s.refused) {
         txn.reject(row.clone())?;
     }

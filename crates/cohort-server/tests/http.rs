@@ -224,6 +224,27 @@ async fn retried_message_ids_are_stored_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_id_window_survives_a_restart_and_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn EventStore> = Arc::new(DuckDbStore::open(dir.path()).unwrap());
+    let windowed = || ServerConfig { dedupe_window_secs: 2, ..config() };
+    let s = start_with(windowed(), store.clone(), None).await;
+    let twice =
+        json!({"batch": [track("w-1", Some("u1"), None, "Checked In"), track("w-1", Some("u1"), None, "Checked In")]});
+    assert_eq!(s.post("/v1/batch", twice).await.0, 200);
+    assert_eq!(s.events_of("u1"), ["w-1"], "an id repeated in one batch is stored once");
+    s.server.shutdown().await.unwrap();
+    // A new server reloads the window from the store.
+    let s = start_with(windowed(), store.clone(), Some(dir)).await;
+    assert_eq!(s.post("/v1/track", track("w-1", Some("u1"), None, "Checked In")).await.0, 200);
+    assert_eq!(s.events_of("u1"), ["w-1"], "a retry after a restart, within the window, is stored once");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body) = s.post("/v1/track", track("w-1", Some("u1"), None, "Checked In")).await;
+    assert_eq!((status, &body["accepted"]), (200, &json!(1)));
+    assert_eq!(s.events_of("u1"), ["w-1", "w-1"], "beyond the window a retry is a new event");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identify_and_alias_stitch_events_before_and_after_login() {
     let s = start().await;
     // Browsing anonymously on the web and in the app.
@@ -342,6 +363,15 @@ impl EventStore for SlowStore {
     }
     fn identity_links(&self, person: Option<&PersonId>) -> cohort_store::Result<Vec<cohort_store::IdentityLink>> {
         self.0.identity_links(person)
+    }
+    fn seen_event_ids(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> cohort_store::Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
+        self.0.seen_event_ids(since)
+    }
+    fn forget_seen_event_ids(&self, before: chrono::DateTime<chrono::Utc>) -> cohort_store::Result<u64> {
+        self.0.forget_seen_event_ids(before)
     }
     fn merges(&self, person: Option<&PersonId>) -> cohort_store::Result<Vec<cohort_store::PersonMerge>> {
         self.0.merges(person)

@@ -20,6 +20,7 @@ pub fn run_all<S: EventStore>(fresh: impl Fn() -> S) {
     imports_and_rejections_are_recorded(&fresh());
     merges_move_history_and_links(&fresh());
     stream_commits_keep_rejections_without_an_import(&fresh());
+    appended_events_are_stored_and_remembered(&fresh());
 }
 
 fn at(day: u32, hour: u32) -> DateTime<Utc> {
@@ -377,6 +378,37 @@ fn stream_commits_keep_rejections_without_an_import(store: &dyn EventStore) {
         .write(&Batch { events: vec![event("s1", "carol", EventName::CheckedIn, at(7, 8))], ..Default::default() })
         .unwrap();
     assert_eq!(again.commit_stream().unwrap().events_duplicate, 1, "stream commits deduplicate by id too");
+}
+
+fn appended_events_are_stored_and_remembered(store: &dyn EventStore) {
+    let (t1, t2) = (at(8, 1), at(9, 1));
+    {
+        let mut txn = store.begin_write(WriteSource { kind: "http".into(), ..Default::default() }).unwrap();
+        txn.append_events(&[event("x0", "dave", EventName::CheckedIn, at(8, 0))], t1).unwrap();
+        // dropped without commit
+    }
+    assert_eq!(store.stats().unwrap().events, 0, "a dropped append leaves nothing");
+    assert!(store.seen_event_ids(at(1, 0)).unwrap().is_empty(), "a dropped append remembers nothing");
+    let mut txn = store.begin_write(WriteSource { kind: "http".into(), ..Default::default() }).unwrap();
+    let first =
+        [event("a1", "anon-1", EventName::CheckedIn, at(8, 0)), event("a2", "anon-1", EventName::CheckedIn, at(8, 1))];
+    txn.append_events(&first, t1).unwrap();
+    txn.write(&Batch { events: vec![event("a3", "dave", EventName::CheckedIn, at(8, 2))], ..Default::default() })
+        .unwrap();
+    txn.merge(merge("anon-1", "dave", "identify", 8)).unwrap();
+    let summary = txn.commit_stream().unwrap();
+    assert_eq!(summary.events_new, 3, "appended and written events are both stored");
+    assert_eq!(event_ids(store, "dave"), ["a1", "a2", "a3"], "a merge of the same write moves appended events");
+    let mut txn = store.begin_write(WriteSource::default()).unwrap();
+    txn.append_events(&[event("a4", "dave", EventName::CheckedIn, at(9, 0))], t2).unwrap();
+    txn.commit_stream().unwrap();
+    let mut seen = store.seen_event_ids(t1).unwrap();
+    seen.sort();
+    assert_eq!(seen, [("a1".to_string(), t1), ("a2".to_string(), t1), ("a4".to_string(), t2)]);
+    assert_eq!(store.seen_event_ids(t2).unwrap(), [("a4".to_string(), t2)], "seen ids are filtered by time");
+    assert_eq!(store.forget_seen_event_ids(t2).unwrap(), 2, "ids seen before the cut are forgotten");
+    assert_eq!(store.seen_event_ids(t1).unwrap(), [("a4".to_string(), t2)]);
+    assert_eq!(store.stats().unwrap().events, 4, "forgetting seen ids keeps the events");
 }
 
 #[cfg(test)]

@@ -28,7 +28,8 @@ pub use types::{
     IdKind, IdentityLink, ImportRecord, PersonHistory, PersonMerge, RejectedRow, StoreStats, WriteSource, WriteSummary,
 };
 
-use cohort_model::{Batch, PersonId, Product, Profile};
+use chrono::{DateTime, Utc};
+use cohort_model::{Batch, Event, PersonId, Product, Profile};
 
 /// Result alias for store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -78,6 +79,15 @@ pub trait EventStore: Send + Sync {
 
     /// Calls `visit` for every stored profile, in person id order.
     fn scan_profiles(&self, visit: &mut dyn FnMut(Profile) -> Result<()>) -> Result<()>;
+
+    /// Ids of events stored through [`WriteTxn::append_events`] at or after
+    /// `since`, with when they were seen: what a collector reloads into its
+    /// deduplication window when it starts.
+    fn seen_event_ids(&self, since: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>>;
+
+    /// Forgets the seen ids recorded before `before` (the events stay);
+    /// returns how many were forgotten.
+    fn forget_seen_event_ids(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 
 /// An open atomic write. See [`EventStore::begin_write`].
@@ -85,6 +95,16 @@ pub trait WriteTxn {
     /// Stages a batch. Ids already stored, or already staged in this
     /// transaction, are counted as duplicates and skipped on commit.
     fn write(&mut self, batch: &Batch) -> Result<()>;
+
+    /// Stages events the caller has already deduplicated against its own
+    /// window of recent ids (the collector's `messageId` window), and records
+    /// each id as seen at `seen_at` (see [`EventStore::seen_event_ids`]).
+    /// They are appended without looking for their ids among the stored
+    /// events, which keeps a continuous producer's commits independent of
+    /// the store's size: an id already stored may be stored again, and ids
+    /// must not repeat within `events`. Merges of the same write still
+    /// apply to them.
+    fn append_events(&mut self, events: &[Event], seen_at: DateTime<Utc>) -> Result<()>;
 
     /// Records a row the importer refused, kept with the import.
     fn reject(&mut self, row: RejectedRow) -> Result<()>;

@@ -29,6 +29,7 @@ struct Inner {
     rejected: Vec<RejectedRow>,
     links: BTreeMap<(IdKind, String), IdentityLink>,
     merges: Vec<PersonMerge>,
+    seen: Vec<(String, DateTime<Utc>)>,
 }
 
 impl MemoryStore {
@@ -51,6 +52,8 @@ struct MemoryTxn<'a> {
     rejected: Vec<RejectedRow>,
     links: Vec<IdentityLink>,
     merges: Vec<PersonMerge>,
+    appended: Vec<Event>,
+    seen: Vec<(String, DateTime<Utc>)>,
 }
 
 impl WriteTxn for MemoryTxn<'_> {
@@ -59,6 +62,12 @@ impl WriteTxn for MemoryTxn<'_> {
         self.staged.products.extend_from_slice(&batch.products);
         self.staged.events.extend_from_slice(&batch.events);
         self.staged.orders.extend_from_slice(&batch.orders);
+        Ok(())
+    }
+
+    fn append_events(&mut self, events: &[Event], seen_at: DateTime<Utc>) -> Result<()> {
+        self.appended.extend_from_slice(events);
+        self.seen.extend(events.iter().map(|e| (e.id.as_str().to_string(), seen_at)));
         Ok(())
     }
 
@@ -137,6 +146,13 @@ impl MemoryTxn<'_> {
                 inner.orders.insert(order.id.clone(), order);
             }
         }
+        // Appended events skip the id check; a map cannot hold one id twice,
+        // so an id already stored keeps its first event here.
+        for event in self.appended {
+            summary.events_new += 1;
+            inner.events.entry(event.id.clone()).or_insert(event);
+        }
+        inner.seen.extend(self.seen);
         inner.rejected.extend(self.rejected);
         for link in self.links {
             inner.links.insert((link.kind, link.id.clone()), link);
@@ -170,6 +186,8 @@ impl EventStore for MemoryStore {
             rejected: Vec::new(),
             links: Vec::new(),
             merges: Vec::new(),
+            appended: Vec::new(),
+            seen: Vec::new(),
         }))
     }
 
@@ -188,6 +206,17 @@ impl EventStore for MemoryStore {
     fn identity_links(&self, person: Option<&PersonId>) -> Result<Vec<IdentityLink>> {
         let inner = self.lock();
         Ok(inner.links.values().filter(|l| person.is_none_or(|p| &l.person_id == p)).cloned().collect())
+    }
+
+    fn seen_event_ids(&self, since: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
+        Ok(self.lock().seen.iter().filter(|(_, at)| *at >= since).cloned().collect())
+    }
+
+    fn forget_seen_event_ids(&self, before: DateTime<Utc>) -> Result<u64> {
+        let mut inner = self.lock();
+        let was = inner.seen.len();
+        inner.seen.retain(|(_, at)| *at >= before);
+        Ok((was - inner.seen.len()) as u64)
     }
 
     fn merges(&self, person: Option<&PersonId>) -> Result<Vec<PersonMerge>> {
