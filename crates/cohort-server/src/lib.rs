@@ -21,6 +21,7 @@ mod auth;
 mod config;
 mod error;
 mod ingest;
+pub mod keys;
 mod loyalty;
 mod metrics;
 mod openapi;
