@@ -12,6 +12,7 @@ use crate::funnel::compile::FunnelBounds;
 use crate::funnel::engine::{FunnelEngine, Plan, StreamEvent};
 use crate::funnel::{FunnelResult, FunnelSpec};
 use crate::kpi::{kpi, ratio, KpiBoard, KpiSpec, KpiTargets, KpiUnit, LtvRow, SegmentShare, LTV_DAYS};
+use crate::lifecycle::{LifecycleResult, LifecycleSpec};
 use crate::paths::{PathResult, PathSpec};
 use crate::retention::{RetentionResult, RetentionSpec};
 use crate::spec::EventCatalogue;
@@ -153,6 +154,28 @@ impl<'a> Analytics<'a> {
             .collect::<Result<Vec<_>, _>>()?;
         let rows = rows.into_iter().map(|(c, k, n)| Ok((parse_date(&c)?, k, n as u64))).collect::<Result<Vec<_>>>()?;
         Ok(crate::retention::assemble(spec, Some(as_of), Some(self.shop.date(as_of)), rows))
+    }
+
+    /// Lifecycle movement (new / returning / resurrected / dormant) per period.
+    pub fn lifecycle(&self, spec: &LifecycleSpec) -> Result<LifecycleResult> {
+        spec.validate(&self.catalogue()?)?;
+        let as_of = match spec.as_of {
+            Some(at) => Some(at),
+            None => self.latest_activity()?,
+        };
+        let Some(as_of) = as_of else {
+            return Ok(crate::lifecycle::assemble(spec, None, None, Vec::new()));
+        };
+        let as_of_date = self.shop.date(as_of);
+        let zone = self.zone(self.data_range()?, &[as_of]);
+        let sql = crate::lifecycle::compile(spec, as_of, as_of_date, &zone, &self.dialect);
+        tracing::debug!(%sql, "lifecycle");
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u64)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::lifecycle::assemble(spec, Some(as_of), Some(as_of_date), rows))
     }
 
     /// Runs a path analysis.

@@ -1,7 +1,8 @@
 //! Analytics: funnels, retention cohorts, the KPI / OKR board and path
 //! analysis, as a typed query model compiled to the store's SQL.
 //!
-//! A spec ([`FunnelSpec`], [`RetentionSpec`], [`KpiSpec`], [`PathSpec`]) is
+//! A spec ([`FunnelSpec`], [`RetentionSpec`], [`LifecycleSpec`], [`KpiSpec`],
+//! [`PathSpec`]) is
 //! plain serde data: the CLI reads it from flags or a JSON file, an HTTP
 //! layer can take it as a request body unchanged. [`Analytics`] validates
 //! it (every problem named by its field, see [`AnalyticsError`]), compiles
@@ -24,6 +25,7 @@ mod exec;
 pub mod dialect;
 pub mod funnel;
 pub mod kpi;
+pub mod lifecycle;
 pub mod paths;
 pub mod retention;
 pub mod spec;
@@ -36,6 +38,7 @@ pub use funnel::{
     DroppedAudience, Exclusion, FunnelBreakdown, FunnelMode, FunnelResult, FunnelSpec, FunnelStep, FunnelStepResult,
 };
 pub use kpi::{Kpi, KpiBoard, KpiSpec, KpiTarget, KpiTargets, KpiUnit, LtvRow, SegmentShare};
+pub use lifecycle::{LifecycleResult, LifecycleRow, LifecycleSpec};
 pub use paths::{PathResult, PathRow, PathSpec};
 pub use retention::{CohortRow, RetentionMode, RetentionResult, RetentionSpec};
 pub use spec::{

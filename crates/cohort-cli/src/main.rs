@@ -68,6 +68,8 @@ enum Command {
     Funnel(commands::analytics::FunnelArgs),
     /// Retention grid by cohort (first event, first order or any event), day / week / month.
     Retention(commands::analytics::RetentionArgs),
+    /// Lifecycle movement per day / week / month: new, returning, resurrected, dormant.
+    Lifecycle(commands::analytics::LifecycleArgs),
     /// KPI / OKR board: activity, orders, GMV, AOV, repurchase, retention, LTV, against targets.
     Kpi(commands::analytics::KpiArgs),
     /// Most common paths after a start event or before an end event.
@@ -109,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(ctx, args),
         Command::Funnel(args) => commands::analytics::funnel(&ctx, args),
         Command::Retention(args) => commands::analytics::retention(&ctx, args),
+        Command::Lifecycle(args) => commands::analytics::lifecycle(&ctx, args),
         Command::Kpi(args) => commands::analytics::kpi(&ctx, args),
         Command::Paths(args) => commands::analytics::paths(&ctx, args),
     }

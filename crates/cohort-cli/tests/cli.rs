@@ -276,6 +276,18 @@ fn analytics_commands_on_a_generated_shop() {
             .unwrap();
     assert_eq!(retention["period"], "week");
     assert!(!retention["cohorts"].as_array().unwrap().is_empty());
+    // lifecycle: growth accounting holds period to period
+    // (active = previous active − dormant + new + resurrected)
+    let lifecycle: serde_json::Value =
+        serde_json::from_str(&ok(&store, &["lifecycle", "--period", "week", "--json"])).unwrap();
+    let rows = lifecycle["periods"].as_array().unwrap();
+    assert!(rows.len() > 2, "{lifecycle}");
+    let n = |r: &serde_json::Value, k: &str| r[k].as_i64().unwrap();
+    for pair in rows.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert_eq!(n(b, "active"), n(a, "active") - n(b, "dormant") + n(b, "new") + n(b, "resurrected"), "{b}");
+    }
+    assert!(ok(&store, &["lifecycle", "--period", "month"]).contains("resurrected"));
     let board = ok(&store, &["kpi"]);
     assert!(board.contains("7-day repurchase of new customers") && board.contains(">= 15.0%"), "{board}");
     assert!(board.contains("<= ¥50.00") && board.contains("no marketing spend imported"), "{board}");

@@ -1,4 +1,4 @@
-//! Analytics over HTTP: `POST /v1/query/funnel|retention|kpi|paths` take
+//! Analytics over HTTP: `POST /v1/query/funnel|retention|lifecycle|kpi|paths` take
 //! the spec JSON of [`cohort_analytics`] as the body and answer its result
 //! JSON — the same documents `cohort funnel … --spec FILE --json` reads and
 //! prints. Thin by design: validation, SQL and every definition live in the
@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cohort_analytics::{
-    Analytics, AnalyticsError, FunnelSpec, KpiSpec, KpiTargets, PathSpec, RetentionSpec, SpecIssue,
+    Analytics, AnalyticsError, FunnelSpec, KpiSpec, KpiTargets, LifecycleSpec, PathSpec, RetentionSpec, SpecIssue,
 };
 use cohort_duckdb::DuckDbStore;
 use cohort_model::ShopTime;
@@ -102,6 +102,11 @@ pub(crate) async fn funnel(State(s): State<AppState>, headers: HeaderMap, body: 
 /// `POST /v1/query/retention`.
 pub(crate) async fn retention(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     run(&s, &headers, &body, |a, spec: RetentionSpec| a.engine().retention(&spec)).await
+}
+
+/// `POST /v1/query/lifecycle`.
+pub(crate) async fn lifecycle(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    run(&s, &headers, &body, |a, spec: LifecycleSpec| a.engine().lifecycle(&spec)).await
 }
 
 /// `POST /v1/query/kpi`.

@@ -62,6 +62,11 @@ pub const ROUTES: &[Route] = &[
     admin("POST", "/v1/coupons/{code}/redeem", "Apply a coupon to a paid order: check, lock and redeem"),
     admin("POST", "/v1/query/funnel", "Run a funnel spec: people, conversion, drop-off and median time per step"),
     admin("POST", "/v1/query/retention", "Run a retention spec: the cohort grid, bounded or unbounded"),
+    admin(
+        "POST",
+        "/v1/query/lifecycle",
+        "Run a lifecycle spec: new, returning, resurrected and dormant people per period",
+    ),
     admin("POST", "/v1/query/kpi", "The KPI / OKR board over a date range, each KPI against its target"),
     admin("POST", "/v1/query/paths", "The most common paths after or before an anchor event"),
 ];
@@ -88,6 +93,7 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/coupons/{code}/redeem") => router.route(route.path, post(loyalty::redeem_coupon)),
             (None, "/v1/query/funnel") => router.route(route.path, post(analytics::funnel)),
             (None, "/v1/query/retention") => router.route(route.path, post(analytics::retention)),
+            (None, "/v1/query/lifecycle") => router.route(route.path, post(analytics::lifecycle)),
             (None, "/v1/query/kpi") => router.route(route.path, post(analytics::kpi)),
             (None, "/v1/query/paths") => router.route(route.path, post(analytics::paths)),
             (None, other) => unreachable!("route {other} has no handler"),

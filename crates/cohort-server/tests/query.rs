@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use cohort_analytics::{Analytics, FunnelSpec, KpiSpec, KpiTargets, PathSpec, RetentionSpec};
+use cohort_analytics::{Analytics, FunnelSpec, KpiSpec, KpiTargets, LifecycleSpec, PathSpec, RetentionSpec};
 use cohort_duckdb::DuckDbStore;
 use cohort_model::{Batch, Event, EventId, EventName, PersonId, ShopTime};
 use cohort_server::{basic_auth, AnalyticsService, Server, ServerConfig, Services};
@@ -135,7 +135,18 @@ async fn a_retention_grid_over_http_is_the_library_result() {
     let spec: RetentionSpec = serde_json::from_value(spec).unwrap();
     let library = Analytics::new(&store, ShopTime::default()).retention(&spec).unwrap();
     assert_eq!(body, serde_json::to_value(&library).unwrap());
-    // The KPI board and paths answer their library results too.
+    // Lifecycle, the KPI board and paths answer their library results too.
+    let (status, body) = s.post("/v1/query/lifecycle", Some(ADMIN_KEY), json!({"period": "week"})).await;
+    assert_eq!(status, 200, "{body}");
+    let rows: Vec<[u64; 4]> = body["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| ["new", "returning", "resurrected", "dormant"].map(|k| p[k].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rows, [[4, 0, 0, 0], [1, 3, 0, 1]], "p2 dormant in the week of 10 March");
+    let library = Analytics::new(&store, ShopTime::default()).lifecycle(&LifecycleSpec::default()).unwrap();
+    assert_eq!(body, serde_json::to_value(&library).unwrap());
     let (status, kpi) = s.post("/v1/query/kpi", Some(ADMIN_KEY), json!({})).await;
     assert_eq!(status, 200, "{kpi}");
     let board = Analytics::new(&store, ShopTime::default()).kpi(&KpiSpec::default(), &KpiTargets::default()).unwrap();
@@ -171,7 +182,7 @@ async fn an_impossible_spec_is_400_naming_every_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_routes_need_an_admin_key_and_an_analytics_store() {
     let s = start(Some(shop())).await;
-    for path in ["/v1/query/funnel", "/v1/query/retention", "/v1/query/kpi", "/v1/query/paths"] {
+    for path in ["/v1/query/funnel", "/v1/query/retention", "/v1/query/lifecycle", "/v1/query/kpi", "/v1/query/paths"] {
         let (status, body) = s.post(path, None, json!({})).await;
         assert_eq!((status, body["code"].as_str()), (401, Some("missing_write_key")), "{path}");
         let (status, _) = s.post(path, Some(WRITE_KEY), json!({})).await;

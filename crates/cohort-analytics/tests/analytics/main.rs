@@ -10,5 +10,6 @@ mod board;
 mod fixtures;
 mod funnel;
 mod generated;
+mod lifecycle;
 mod real_data;
 mod retention;

@@ -1,4 +1,4 @@
-//! `cohort funnel`, `cohort retention`, `cohort kpi`, `cohort paths`: build
+//! `cohort funnel`, `cohort retention`, `cohort lifecycle`, `cohort kpi`, `cohort paths`: build
 //! a spec from flags (or read it as JSON with `--spec`, the same body the
 //! HTTP API takes), run it with `cohort-analytics`, print a table or JSON.
 
@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use cohort_analytics::{
     Activity, Analytics, DateRange, EventMatch, Exclusion, Filter, FunnelMode, FunnelResult, FunnelSpec, FunnelStep,
-    KpiBoard, KpiSpec, KpiUnit, PathSpec, Period, Property, RetentionMode, RetentionResult, RetentionSpec, Window,
+    KpiBoard, KpiSpec, KpiUnit, LifecycleResult, LifecycleSpec, PathSpec, Period, Property, RetentionMode,
+    RetentionResult, RetentionSpec, Window,
 };
 use serde::de::DeserializeOwned;
 
@@ -241,6 +242,60 @@ pub fn retention(ctx: &Context, args: RetentionArgs) -> anyhow::Result<()> {
         print_json(&result)
     } else {
         print_retention(&result);
+        Ok(())
+    }
+}
+
+/// Arguments of `cohort lifecycle`.
+#[derive(Debug, clap::Args)]
+pub struct LifecycleArgs {
+    /// What counts as being active: `any`, `order`, or an event.
+    #[arg(long, default_value = "any")]
+    pub activity: String,
+    /// day, week or month (shop-local; weeks start on Monday).
+    #[arg(long, default_value = "week")]
+    pub period: Period,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+fn print_lifecycle(r: &LifecycleResult) {
+    println!("{} lifecycle on {}:", r.period.as_str(), r.activity);
+    let rows: Vec<Vec<String>> = r
+        .periods
+        .iter()
+        .map(|p| {
+            vec![
+                p.period.to_string(),
+                thousands(p.new),
+                thousands(p.returning),
+                thousands(p.resurrected),
+                format!("-{}", thousands(p.dormant)),
+                thousands(p.active),
+                p.quick_ratio.map_or_else(String::new, |q| format!("{q:.2}")),
+            ]
+        })
+        .collect();
+    let header = ["period", "new", "returning", "resurrected", "dormant", "active", "quick ratio"];
+    print!("{}", table(&header, &rows));
+}
+
+/// `cohort lifecycle`.
+pub fn lifecycle(ctx: &Context, args: LifecycleArgs) -> anyhow::Result<()> {
+    let spec = match args.common.read_spec()? {
+        Some(spec) => spec,
+        None => LifecycleSpec {
+            activity: Activity::parse(&args.activity).map_err(anyhow::Error::msg)?,
+            period: args.period,
+            range: args.common.range(),
+            as_of: None,
+        },
+    };
+    let result = Analytics::new(&ctx.store, ctx.shop).lifecycle(&spec)?;
+    if args.common.json {
+        print_json(&result)
+    } else {
+        print_lifecycle(&result);
         Ok(())
     }
 }
