@@ -11,11 +11,12 @@ use crate::error::Result;
 use crate::funnel::compile::FunnelBounds;
 use crate::funnel::engine::{FunnelEngine, Plan, StreamEvent};
 use crate::funnel::{FunnelResult, FunnelSpec};
-use crate::kpi::{kpi, ratio, KpiBoard, KpiSpec, KpiTargets, KpiUnit, LtvRow, SegmentShare, LTV_DAYS};
+use crate::kpi::{kpi, ratio, CacRow, Kpi, KpiBoard, KpiSpec, KpiTargets, KpiUnit, LtvRow, SegmentShare, LTV_DAYS};
 use crate::lifecycle::{LifecycleResult, LifecycleSpec};
 use crate::paths::{PathResult, PathSpec};
 use crate::retention::{RetentionResult, RetentionSpec};
 use crate::spec::EventCatalogue;
+use crate::spend::{SpendImport, SpendRow};
 use crate::zone::ZoneOffsets;
 
 /// The analytics engine on a [`DuckDbStore`].
@@ -241,10 +242,22 @@ impl<'a> Analytics<'a> {
             kpi("retention_30d", "30-day retention of new customers", ratio(n[5], n[4]), KpiUnit::Ratio)
                 .at_least(targets.retention_30d_min)
                 .note(format!("{} of {} new customers with 30 days observed", n[5], n[4])),
-            kpi("cac_fen", "CAC", None, KpiUnit::Fen)
-                .at_most(targets.cac_max_fen as f64)
-                .note("no marketing spend imported"),
         ];
+        let cac = self.cac(&conn, &q.cac, targets)?;
+        let kpis = {
+            let mut kpis = kpis;
+            let spend: i64 = cac.iter().map(|c| c.spend_fen).sum();
+            let blended = kpi("cac_fen", "CAC (spend / new customers)", None, KpiUnit::Fen);
+            kpis.push(if spend == 0 {
+                blended.at_most(targets.cac_max_fen as f64).note("no marketing spend imported for the range")
+            } else {
+                let value = ratio(spend, n[0]);
+                Kpi { value, ..blended }
+                    .at_most(targets.cac_max_fen as f64)
+                    .note(format!("{spend} fen spent, {} new customers", n[0]))
+            });
+            kpis
+        };
         let mut stmt = conn.prepare(&q.ltv)?;
         let rows = stmt
             .query_map([], |r| {
@@ -266,7 +279,53 @@ impl<'a> Analytics<'a> {
             });
         }
         let (segments, segments_as_of) = self.segment_shares(&conn)?;
-        Ok(KpiBoard { from, to, as_of, kpis, ltv, segments, segments_as_of })
+        Ok(KpiBoard { from, to, as_of, kpis, ltv, segments, segments_as_of, cac })
+    }
+
+    /// CAC per channel (no rows without imported spend in the range).
+    fn cac(&self, conn: &Connection, sql: &str, targets: &KpiTargets) -> Result<Vec<CacRow>> {
+        tracing::debug!(%sql, "cac");
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        if rows.iter().all(|r| r.1 == 0) {
+            return Ok(Vec::new());
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(channel, spend_fen, n)| {
+                let cac_fen = ratio(spend_fen, n);
+                let met = cac_fen.map(|c| c <= targets.cac_max_fen as f64);
+                CacRow { channel, spend_fen, new_customers: n as u64, cac_fen, met }
+            })
+            .collect())
+    }
+
+    /// Stores marketing spend rows (`marketing_spend`), replacing any stored
+    /// row of the same day and channel, in one transaction.
+    pub fn import_spend(&self, rows: &[SpendRow]) -> Result<SpendImport> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT OR REPLACE INTO marketing_spend (day, channel, spend_fen) VALUES (CAST(? AS DATE), ?, ?)",
+            )?;
+            for row in rows {
+                stmt.execute(duckdb::params![row.day.to_string(), row.channel, row.spend_fen])?;
+            }
+        }
+        tx.commit()?;
+        let mut channels: Vec<&str> = rows.iter().map(|r| r.channel.as_str()).collect();
+        channels.sort_unstable();
+        channels.dedup();
+        Ok(SpendImport {
+            rows: rows.len() as u64,
+            channels: channels.len() as u64,
+            spend_fen: rows.iter().map(|r| r.spend_fen).sum(),
+            first_day: rows.iter().map(|r| r.day).min(),
+            last_day: rows.iter().map(|r| r.day).max(),
+        })
     }
 
     fn segment_shares(&self, conn: &Connection) -> Result<(Vec<SegmentShare>, Option<DateTime<Utc>>)> {

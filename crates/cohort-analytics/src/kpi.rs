@@ -153,6 +153,25 @@ pub struct KpiBoard {
     pub segments: Vec<SegmentShare>,
     /// When those profiles were computed.
     pub segments_as_of: Option<DateTime<Utc>>,
+    /// CAC per acquisition channel over the range (empty without imported
+    /// marketing spend).
+    pub cac: Vec<CacRow>,
+}
+
+/// Customer acquisition cost of one channel over the board's range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacRow {
+    /// The channel (of the new customer's first paid order; `unknown` when
+    /// it has none).
+    pub channel: String,
+    /// Marketing spend in the range, fen.
+    pub spend_fen: i64,
+    /// New customers (first paid order ever in the range) from the channel.
+    pub new_customers: u64,
+    /// `spend_fen / new_customers`; `null` without new customers.
+    pub cac_fen: Option<f64>,
+    /// Whether `cac_fen` is at most the `cac_max_fen` target.
+    pub met: Option<bool>,
 }
 
 impl KpiBoard {
@@ -216,6 +235,8 @@ pub struct KpiQueries {
     pub new_customers: String,
     /// `cohort text, persons, ltv30 sum, ltv90 sum, ltv180 sum, latest acquisition ms`.
     pub ltv: String,
+    /// One row per channel: `channel, spend_fen, new_customers`.
+    pub cac: String,
 }
 
 /// Compiles the board's queries for `[from, to]` as of `as_of`.
@@ -316,5 +337,18 @@ pub fn compile(
         cohort_text = d.date_text("cohort"),
         latest = d.epoch_millis("max(acquired)"),
     );
-    KpiQueries { activity, registrations, orders, new_customers, ltv }
+    let cac = format!(
+        "WITH {firsts}, acquired AS (\n  \
+         SELECT coalesce(o.channel, 'unknown') AS channel, count(*) AS n\n  \
+         FROM firsts AS f JOIN orders AS o ON o.order_id = f.order_id GROUP BY 1\n\
+         ), spend AS (\n  \
+         SELECT channel, sum(spend_fen) AS spend FROM marketing_spend\n  \
+         WHERE day BETWEEN {from_date} AND {to_date} GROUP BY channel\n\
+         )\n\
+         SELECT coalesce(s.channel, a.channel) AS channel, coalesce(s.spend, 0), coalesce(a.n, 0)\n\
+         FROM spend AS s FULL OUTER JOIN acquired AS a ON a.channel = s.channel ORDER BY 1",
+        from_date = d.date(from),
+        to_date = d.date(to),
+    );
+    KpiQueries { activity, registrations, orders, new_customers, ltv, cac }
 }

@@ -29,6 +29,7 @@ pub mod lifecycle;
 pub mod paths;
 pub mod retention;
 pub mod spec;
+pub mod spend;
 pub mod zone;
 
 pub use dialect::{Dialect, DuckDb};
@@ -37,10 +38,11 @@ pub use exec::Analytics;
 pub use funnel::{
     DroppedAudience, Exclusion, FunnelBreakdown, FunnelMode, FunnelResult, FunnelSpec, FunnelStep, FunnelStepResult,
 };
-pub use kpi::{Kpi, KpiBoard, KpiSpec, KpiTarget, KpiTargets, KpiUnit, LtvRow, SegmentShare};
+pub use kpi::{CacRow, Kpi, KpiBoard, KpiSpec, KpiTarget, KpiTargets, KpiUnit, LtvRow, SegmentShare};
 pub use lifecycle::{LifecycleResult, LifecycleRow, LifecycleSpec};
 pub use paths::{PathResult, PathRow, PathSpec};
 pub use retention::{CohortRow, RetentionMode, RetentionResult, RetentionSpec};
 pub use spec::{
     Activity, DateRange, EventCatalogue, EventMatch, Filter, FilterOp, Period, Property, Window, WindowUnit, MAX_STEPS,
 };
+pub use spend::{parse_spend_csv, SpendImport, SpendRow};

@@ -291,6 +291,15 @@ fn analytics_commands_on_a_generated_shop() {
     let board = ok(&store, &["kpi"]);
     assert!(board.contains("7-day repurchase of new customers") && board.contains(">= 15.0%"), "{board}");
     assert!(board.contains("<= ¥50.00") && board.contains("no marketing spend imported"), "{board}");
+    // marketing spend: imported, then CAC per channel on the board
+    let spend = dir.path().join("spend.csv");
+    std::fs::write(&spend, "date,channel,spend_fen\n2020-01-01,douyin,100\n").unwrap();
+    assert!(ok(&store, &["import", "spend", spend.to_str().unwrap()]).contains("marketing spend: 1 rows"));
+    let bad = dir.path().join("bad-spend.csv");
+    std::fs::write(&bad, "date,channel,spend_fen\n2020-01-01,douyin,cheap\n").unwrap();
+    let out = cohort(&store, &["import", "spend", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2.spend_fen"), "{out:?}");
     let paths = ok(&store, &["paths", "--before", "Order Completed", "--length", "3"]);
     assert!(paths.contains("→ Order Completed"), "{paths}");
     // impossible specs fail with the field and the reason

@@ -127,3 +127,11 @@ CREATE TABLE IF NOT EXISTS seen_event_ids (
     event_id VARCHAR NOT NULL,
     seen_at  TIMESTAMP NOT NULL
 );
+-- Marketing spend per shop-local day and acquisition channel (`cohort
+-- import spend`), the numerator of CAC on the KPI board.
+CREATE TABLE IF NOT EXISTS marketing_spend (
+    day       DATE NOT NULL,
+    channel   VARCHAR NOT NULL,
+    spend_fen BIGINT NOT NULL,
+    PRIMARY KEY (day, channel)
+);

@@ -1,6 +1,6 @@
 //! The KPI board and path analysis on hand-built shops.
 
-use cohort_analytics::{EventMatch, KpiSpec, KpiTargets, PathSpec};
+use cohort_analytics::{parse_spend_csv, EventMatch, KpiSpec, KpiTargets, PathSpec};
 
 use super::fixtures::{at, engine, Shop};
 
@@ -110,4 +110,56 @@ fn top_paths_after_a_start_and_before_an_end() {
         .any(|p| p.events == ["Product Viewed", "Product Viewed", "Product Added", "Order Completed"]));
     let err = engine(&store).paths(&PathSpec { end: None, ..spec }).unwrap_err().to_string();
     assert!(err.contains("start: give exactly one of start and end"), "{err}");
+}
+
+#[test]
+fn cac_per_channel_against_the_target() {
+    let mut shop = Shop::default();
+    shop.order_via("c1", "2025-03-05T02:00:00Z", 10_000, "douyin");
+    shop.order_via("c1", "2025-03-25T02:00:00Z", 10_000, "wechat"); // a repeat: acquired via douyin
+    shop.order_via("c2", "2025-03-20T02:00:00Z", 20_000, "douyin");
+    shop.order_via("c3", "2025-03-30T02:00:00Z", 8_000, "wechat");
+    shop.order("c4", "2025-03-12T02:00:00Z", 5_000); // no channel: unknown
+    shop.order_via("c5", "2025-02-20T02:00:00Z", 3_000, "douyin"); // acquired before the range
+    shop.order_via("c5", "2025-03-06T02:00:00Z", 3_000, "douyin");
+    let store = shop.store();
+    let a = engine(&store);
+    let spec = KpiSpec {
+        range: cohort_analytics::DateRange {
+            from: Some("2025-03-01".parse().unwrap()),
+            to: Some("2025-03-31".parse().unwrap()),
+        },
+        as_of: Some(at("2025-05-01T00:00:00Z")),
+    };
+    let csv = "date,channel,spend_fen\n\
+               2025-02-28,douyin,99999\n\
+               2025-03-01,douyin,6000\n\
+               2025-03-15,douyin,4000\n\
+               2025-03-10,wechat,9000\n\
+               2025-03-31,wechat,3000\n\
+               2025-03-05,baidu,500\n";
+    let imported = a.import_spend(&parse_spend_csv(csv).unwrap()).unwrap();
+    assert_eq!((imported.rows, imported.channels, imported.spend_fen), (6, 3, 122_499));
+    let board = a.kpi(&spec, &KpiTargets::default()).unwrap();
+    type Row<'a> = (&'a str, i64, u64, Option<f64>, Option<bool>);
+    let rows: Vec<Row> =
+        board.cac.iter().map(|c| (c.channel.as_str(), c.spend_fen, c.new_customers, c.cac_fen, c.met)).collect();
+    assert_eq!(
+        rows,
+        [
+            ("baidu", 500, 0, None, None),
+            ("douyin", 10_000, 2, Some(5_000.0), Some(true)), // exactly the ¥50 target: met
+            ("unknown", 0, 1, Some(0.0), Some(true)),
+            ("wechat", 12_000, 1, Some(12_000.0), Some(false)),
+        ]
+    );
+    let cac = board.get("cac_fen").unwrap();
+    assert_eq!((cac.value, cac.met), (Some(22_500.0 / 4.0), Some(false)));
+    assert_eq!(cac.note.as_deref(), Some("22500 fen spent, 4 new customers"));
+    // Importing a corrected day replaces it.
+    a.import_spend(&parse_spend_csv("date,channel,spend_fen\n2025-03-15,douyin,2000\n").unwrap()).unwrap();
+    let board = a.kpi(&spec, &KpiTargets { cac_max_fen: 5_200, ..KpiTargets::default() }).unwrap();
+    assert_eq!(board.cac[1].cac_fen, Some(4_000.0));
+    let cac = board.get("cac_fen").unwrap();
+    assert_eq!((cac.value, cac.met), (Some(20_500.0 / 4.0), Some(true)));
 }

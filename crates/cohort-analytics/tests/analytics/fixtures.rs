@@ -70,6 +70,12 @@ impl Shop {
         self.event(person, "Order Completed", time).revenue = Some(Money::from_fen(fen));
     }
 
+    /// A purchase of `fen` by `person` carrying an acquisition channel.
+    pub fn order_via(&mut self, person: &str, time: &str, fen: i64, channel: &str) {
+        self.order(person, time, fen);
+        self.batch.orders.last_mut().unwrap().channel = Some(channel.to_string());
+    }
+
     /// A registered user.
     pub fn user(&mut self, id: &str, registered: &str) {
         let mut u = User::new(UserId::new(id).unwrap());

@@ -348,6 +348,28 @@ fn print_board(b: &KpiBoard) {
             .collect();
         print!("{}", table(&["month", "people", "30 days", "90 days", "180 days"], &rows));
     }
+    if !b.cac.is_empty() {
+        println!("\nCAC by acquisition channel (first paid order's channel):");
+        let rows: Vec<Vec<String>> = b
+            .cac
+            .iter()
+            .map(|c| {
+                let status = match c.met {
+                    Some(true) => "met",
+                    Some(false) => "MISSED",
+                    None => "n/a",
+                };
+                vec![
+                    c.channel.clone(),
+                    kpi_value(Some(c.spend_fen as f64), KpiUnit::Fen),
+                    thousands(c.new_customers),
+                    kpi_value(c.cac_fen, KpiUnit::Fen),
+                    status.into(),
+                ]
+            })
+            .collect();
+        print!("{}", table(&["channel", "spend", "new customers", "CAC", "status"], &rows));
+    }
     if !b.segments.is_empty() {
         println!("\nsegments (last `cohort compute`):");
         let rows: Vec<Vec<String>> = b

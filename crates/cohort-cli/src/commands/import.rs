@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::bail;
+use anyhow::{bail, Context as _};
 use cohort_collect::import::{
     import_file, ColumnMapping, ImportOptions, ImportOutcome, MoneyUnit, RecordKind, Source, SourceFormat,
     ONLINE_RETAIL_TIME_ZONE,
@@ -26,6 +26,8 @@ pub enum Format {
     OnlineRetail,
     /// The Taobao UserBehavior file (pv / cart / fav / buy).
     Taobao,
+    /// Marketing spend `date,channel,spend_fen` per shop-local day and channel, for CAC on `cohort kpi`.
+    Spend,
 }
 
 /// Arguments of `cohort import`.
@@ -78,6 +80,9 @@ pub enum Kind {
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
+    if let Format::Spend = args.format {
+        return spend(ctx, &args.file);
+    }
     let source_tz = args.source_time_zone.as_deref().map(cohort_model::ShopTime::from_name).transpose()?;
     let kind = match args.kind {
         Kind::Events => RecordKind::Events,
@@ -100,6 +105,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             Source::OnlineRetail { time_zone: source_tz.map_or(ONLINE_RETAIL_TIME_ZONE, |t| t.tz()) }
         }
         Format::Taobao => Source::Taobao,
+        Format::Spend => unreachable!("handled above"),
     };
     let opts = ImportOptions {
         strict: args.strict,
@@ -111,6 +117,26 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let bar = progress::ImportBar(progress::bytes(ctx.quiet, "importing"));
     let outcome = import_file(&ctx.store, &source, &args.file, &opts, &bar)?;
     report(&outcome, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `cohort import spend FILE`: the whole file or nothing; a day and channel
+/// already stored is replaced.
+fn spend(ctx: &Context, file: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let rows = cohort_analytics::parse_spend_csv(&text)
+        .with_context(|| format!("nothing imported from {}", file.display()))?;
+    let done = cohort_analytics::Analytics::new(&ctx.store, ctx.shop).import_spend(&rows)?;
+    let days = match (done.first_day, done.last_day) {
+        (Some(a), Some(b)) => format!(" from {a} to {b}"),
+        _ => String::new(),
+    };
+    println!(
+        "marketing spend: {} rows, {} channels{days}, ¥{:.2} in all",
+        thousands(done.rows),
+        done.channels,
+        done.spend_fen as f64 / 100.0
+    );
     Ok(())
 }
 
