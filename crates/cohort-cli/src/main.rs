@@ -62,6 +62,8 @@ enum Command {
     Points(commands::points::Args),
     /// Run the collection service (Segment-compatible HTTP ingest).
     Serve(commands::serve::Args),
+    /// API keys of the collection service: create (write or admin), list, revoke.
+    Keys(commands::keys::Args),
     /// Recommendations: train the model, evaluate it offline, ask it for a person or a product.
     Recommend(commands::recommend::Args),
     /// Funnel: per-step people, conversion, drop-off and median time between steps.
@@ -95,6 +97,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // The key file only: works while `cohort serve` holds the store.
+    if let Command::Keys(args) = cli.command {
+        return commands::keys::run(&cli.store, args);
+    }
     let ctx = commands::Context::new(&cli.store, &cli.config, cli.time_zone.as_deref(), cli.quiet)?;
     match cli.command {
         Command::Demo(args) => commands::demo::run(&ctx, args),
@@ -109,6 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Points(args) => commands::points::run(&ctx, args),
         Command::Recommend(args) => commands::recommend::run(&ctx, args),
         Command::Serve(args) => commands::serve::run(ctx, args),
+        Command::Keys(_) => unreachable!("handled before the store is opened"),
         Command::Funnel(args) => commands::analytics::funnel(&ctx, args),
         Command::Retention(args) => commands::analytics::retention(&ctx, args),
         Command::Lifecycle(args) => commands::analytics::lifecycle(&ctx, args),

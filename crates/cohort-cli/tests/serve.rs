@@ -13,13 +13,23 @@ use serde_json::json;
 const KEY: &str = "wk_crash";
 
 fn serve(store: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cohort"))
-        .arg("--store")
-        .arg(store)
-        .args(["--quiet", "serve", "--listen", "127.0.0.1:0", "--write-key", KEY])
-        .env_remove("COHORT_CONFIG")
-        .env_remove("COHORT_WRITE_KEYS")
-        .env_remove("COHORT_LISTEN")
+    serve_with(store, &["--write-key", KEY])
+}
+
+/// `cohort` with no key or listen address from the environment.
+fn cohort(store: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cohort"));
+    command.arg("--store").arg(store).arg("--quiet");
+    for var in ["COHORT_CONFIG", "COHORT_WRITE_KEYS", "COHORT_ADMIN_KEYS", "COHORT_LISTEN"] {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn serve_with(store: &Path, keys: &[&str]) -> (Child, String) {
+    let mut child = cohort(store)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(keys)
         .stdout(Stdio::piped())
         .spawn()
         .expect("cohort serve starts");
@@ -108,4 +118,47 @@ async fn sigkill_mid_stream_keeps_every_acknowledged_message_exactly_once() {
         stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
     let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
     assert!(missing.is_empty(), "{} acknowledged messages lost, e.g. {:?}", missing.len(), missing.first());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_keys_print_the_secret_once_open_serve_and_revoke_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let refused = cohort(&store).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    assert!(!refused.status.success(), "no key anywhere: serve refuses to start");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("no key") && stderr.contains("cohort keys create"), "{stderr}");
+
+    let created = cohort(&store).args(["keys", "create", "--role", "write", "--name", "web-shop"]).output().unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let stdout = String::from_utf8(created.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "stdout is the secret alone: {stdout:?}");
+    let secret = stdout.trim().to_string();
+    assert!(secret.starts_with("ck_write_") && secret.len() > 40, "{secret}");
+
+    let listed = cohort(&store).args(["keys", "list"]).output().unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(!listed.contains(&secret), "list never shows a secret: {listed}");
+    let text = std::fs::read_to_string(store.join("keys.json")).unwrap();
+    assert!(!text.contains(&secret), "the key file holds only the hash");
+    let line = listed.lines().find(|l| l.contains("web-shop")).expect("the key is listed by name");
+    assert!(line.contains("write") && line.contains(&secret[..14]), "role and prefix shown: {line}");
+    let id = line.split_whitespace().next().unwrap().to_string();
+    assert!(id.starts_with("key_"));
+
+    // Only the file's key: serve starts and accepts it.
+    let (mut child, url) = serve_with(&store, &[]);
+    let client = reqwest::Client::new();
+    let send = |n: usize| {
+        let request = client.post(format!("{url}/v1/batch")).basic_auth(&secret, None::<&str>).json(&batch(0, n).1);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(send(0).await, 200);
+    let revoked = cohort(&store).args(["keys", "revoke", &id]).output().unwrap();
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    assert_eq!(send(1).await, 401, "revoked while the server runs");
+    let listed = cohort(&store).args(["keys", "list"]).output().unwrap();
+    assert!(String::from_utf8(listed.stdout).unwrap().contains("revoked"));
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

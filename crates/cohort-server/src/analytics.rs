@@ -57,7 +57,7 @@ where
     S: DeserializeOwned + Send + 'static,
     R: Serialize + Send + 'static,
 {
-    if let Err(e) = crate::auth::check_admin(headers, &state.config) {
+    if let Err(e) = crate::auth::check_admin(headers, state) {
         return e.into_response();
     }
     let Some(service) = state.analytics.clone() else {

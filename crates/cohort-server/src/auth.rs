@@ -1,19 +1,35 @@
-//! Write keys, sent as Segment SDKs send them: the Basic-auth user name
-//! with an empty password.
+//! Keys, sent as Segment SDKs send them: the Basic-auth user name with an
+//! empty password, checked against the [`KeyRing`] and the route's role.
 
 use axum::http::{header, HeaderMap};
 use base64::Engine as _;
 
 use crate::error::ApiError;
+use crate::keys::{KeyRing, Role};
+use crate::AppState;
 
-/// Checks an admin route's key against the configured admin keys (write
-/// keys are public — shipped in apps — so they never open admin routes).
-pub(crate) fn check_admin(headers: &HeaderMap, config: &crate::ServerConfig) -> Result<(), ApiError> {
-    check(headers, &config.admin_keys)
+/// Checks an admin route's key: an admin key passes, a write key (public —
+/// shipped in apps) gets 403 `wrong_role`, an unknown or missing one 401.
+pub(crate) fn check_admin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
+    authorize(key_of(headers)?, &state.keys, Role::Admin)
 }
 
-/// Checks the request's write key against the configured ones.
-pub(crate) fn check(headers: &HeaderMap, keys: &[String]) -> Result<(), ApiError> {
+/// Checks an ingest route's key (write or admin).
+pub(crate) fn check_write(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
+    authorize(key_of(headers)?, &state.keys, Role::Write)
+}
+
+/// Checks a presented key against the ring and the role a route needs.
+pub(crate) fn authorize(key: impl AsRef<[u8]>, ring: &KeyRing, needed: Role) -> Result<(), ApiError> {
+    match ring.role_of(key.as_ref()) {
+        None => Err(ApiError::InvalidKey),
+        Some(role) if role.allows(needed) => Ok(()),
+        Some(role) => Err(ApiError::WrongRole { role, needed }),
+    }
+}
+
+/// The Basic-auth user name of the request.
+fn key_of(headers: &HeaderMap) -> Result<Vec<u8>, ApiError> {
     let value = headers.get(header::AUTHORIZATION).ok_or(ApiError::MissingKey)?;
     let value = value.to_str().map_err(|_| ApiError::InvalidKey)?;
     let (scheme, encoded) = value.split_once(' ').ok_or(ApiError::InvalidKey)?;
@@ -22,21 +38,12 @@ pub(crate) fn check(headers: &HeaderMap, keys: &[String]) -> Result<(), ApiError
     }
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| ApiError::InvalidKey)?;
     let user = decoded.split(|b| *b == b':').next().unwrap_or_default();
-    if keys.iter().any(|k| equal(k.as_bytes(), user)) {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidKey)
-    }
+    Ok(user.to_vec())
 }
 
-/// Compares without stopping at the first difference.
-fn equal(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The `Authorization` header value for a write key.
-pub fn basic(write_key: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{write_key}:")))
+/// The `Authorization` header value for a key.
+pub fn basic(key: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:")))
 }
 
 #[cfg(test)]
@@ -44,15 +51,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_the_basic_auth_user_name() {
-        let keys = vec!["wk_live".to_string()];
+    fn keys_are_the_basic_auth_user_name_and_roles_are_checked() {
+        let ring = KeyRing::new(None, &["wk_live".to_string()], &["ak_live".to_string()]);
+        let check = |h: &HeaderMap, needed| key_of(h).and_then(|k| authorize(k, &ring, needed));
         let mut h = HeaderMap::new();
-        assert!(matches!(check(&h, &keys), Err(ApiError::MissingKey)));
+        assert!(matches!(check(&h, Role::Write), Err(ApiError::MissingKey)));
         h.insert(header::AUTHORIZATION, basic("wk_live").parse().unwrap());
-        assert!(check(&h, &keys).is_ok());
+        assert!(check(&h, Role::Write).is_ok());
+        assert!(matches!(check(&h, Role::Admin), Err(ApiError::WrongRole { role: Role::Write, .. })));
+        h.insert(header::AUTHORIZATION, basic("ak_live").parse().unwrap());
+        assert!(check(&h, Role::Write).is_ok() && check(&h, Role::Admin).is_ok());
         h.insert(header::AUTHORIZATION, basic("wk_other").parse().unwrap());
-        assert!(matches!(check(&h, &keys), Err(ApiError::InvalidKey)));
+        assert!(matches!(check(&h, Role::Write), Err(ApiError::InvalidKey)));
         h.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
-        assert!(matches!(check(&h, &keys), Err(ApiError::InvalidKey)));
+        assert!(matches!(check(&h, Role::Write), Err(ApiError::InvalidKey)));
     }
 }

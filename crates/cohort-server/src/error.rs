@@ -17,6 +17,14 @@ pub enum ApiError {
     /// A key that is not configured.
     #[error("invalid write key")]
     InvalidKey,
+    /// A known key whose role does not open the route (a write key on an admin route).
+    #[error("a {} key cannot call this route: it needs the {} role", role.as_str(), needed.as_str())]
+    WrongRole {
+        /// The key's role.
+        role: crate::keys::Role,
+        /// The role the route needs.
+        needed: crate::keys::Role,
+    },
     /// Body over the limit.
     #[error("{0}")]
     TooLarge(String),
@@ -62,6 +70,7 @@ impl ApiError {
         match self {
             ApiError::MissingKey => (StatusCode::UNAUTHORIZED, "missing_write_key", "auth"),
             ApiError::InvalidKey => (StatusCode::UNAUTHORIZED, "invalid_write_key", "auth"),
+            ApiError::WrongRole { .. } => (StatusCode::FORBIDDEN, "wrong_role", "auth"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "invalid_request"),
             ApiError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_body", "invalid_request"),
             ApiError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_messages", "invalid_request"),

@@ -76,7 +76,7 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
-    crate::auth::check(&headers, &state.config.write_keys)?;
+    crate::auth::check_write(&headers, state)?;
     let limit = state.config.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit)
         .await

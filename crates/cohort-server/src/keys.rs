@@ -158,13 +158,17 @@ pub fn revoke(path: &Path, id: &str) -> Result<KeyRecord, KeyError> {
     Ok(record)
 }
 
+/// A file's modification time and length.
+type FileStamp = (SystemTime, u64);
+
 /// The keys a server accepts: the key file (re-read when its modification
 /// time changes) plus plain keys from the configuration.
 #[derive(Debug)]
 pub struct KeyRing {
     path: Option<PathBuf>,
     plain: Vec<(String, Role)>,
-    cached: Mutex<(Option<SystemTime>, Vec<KeyRecord>)>,
+    /// The file's (modification time, length) when read, and its keys.
+    cached: Mutex<(Option<FileStamp>, Vec<KeyRecord>)>,
 }
 
 impl KeyRing {
@@ -182,7 +186,8 @@ impl KeyRing {
     pub fn role_of(&self, secret: &[u8]) -> Option<Role> {
         let mut role = self.plain.iter().filter(|(k, _)| equal(k.as_bytes(), secret)).map(|(_, r)| *r).max();
         if let (Some(path), Ok(secret)) = (&self.path, std::str::from_utf8(secret)) {
-            let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            // The length too: a revocation within the clock's resolution still shows.
+            let modified = std::fs::metadata(path).and_then(|m| Ok((m.modified()?, m.len()))).ok();
             let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
             if cached.0 != modified || modified.is_none() {
                 match read(path) {

@@ -9,6 +9,10 @@
 //! user ids into persons, and the [`cohort_store::EventStore`] commits. This
 //! crate only adds HTTP, the group-commit writer ([`writer`]) and metrics.
 //!
+//! Keys have a role ([`keys::Role`]): write keys only send events, admin
+//! keys also open the admin routes (403 `wrong_role` for a write key).
+//! They come from the key file of `cohort keys` and from the config.
+//!
 //! Behind admin keys it also serves the shop's backend: loyalty and coupon
 //! routes ([`cohort_loyalty`]) and analytics queries (`/v1/query/…`,
 //! [`cohort_analytics`] on the DuckDB store, [`AnalyticsService`]).
@@ -56,6 +60,8 @@ pub(crate) struct AppState {
     loyalty: Option<Arc<cohort_loyalty::Loyalty>>,
     /// The analytics engine behind the `/v1/query/…` routes, when configured.
     analytics: Option<Arc<AnalyticsService>>,
+    /// Every accepted key and its role.
+    keys: Arc<keys::KeyRing>,
 }
 
 /// The optional services behind the admin routes; without one, its routes
@@ -66,6 +72,9 @@ pub struct Services {
     pub loyalty: Option<Arc<cohort_loyalty::Loyalty>>,
     /// Funnels, retention, the KPI board and paths.
     pub analytics: Option<Arc<AnalyticsService>>,
+    /// The key file (`keys.json`, see [`keys`]) accepted on top of the
+    /// configured `write_keys` and `admin_keys`; re-read when it changes.
+    pub keys_file: Option<std::path::PathBuf>,
 }
 
 /// Decoders are stateful (reused buffers, the field mapping): one per
@@ -168,8 +177,9 @@ impl Server {
         )?;
         let config = Arc::new(config);
         let decoders = Arc::new(DecoderPool { idle: Mutex::new(Vec::new()), config: config.clone(), shop });
-        let Services { loyalty, analytics } = services;
-        let state = AppState { config, writer, decoders, metrics, loyalty, analytics };
+        let Services { loyalty, analytics, keys_file } = services;
+        let keys = Arc::new(keys::KeyRing::new(keys_file, &config.write_keys, &config.admin_keys));
+        let state = AppState { config, writer, decoders, metrics, loyalty, analytics, keys };
         let app = routes::router(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

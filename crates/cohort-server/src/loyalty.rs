@@ -83,7 +83,7 @@ type Answer = Result<Response, LoyaltyFailure>;
 
 /// The loyalty service of a request, after authentication.
 fn service<'s>(state: &'s AppState, headers: &HeaderMap) -> Result<&'s Arc<Loyalty>, LoyaltyFailure> {
-    crate::auth::check_admin(headers, &state.config).map_err(|e| LoyaltyFailure::Response(Box::new(e.into_response())))?;
+    crate::auth::check_admin(headers, state).map_err(|e| LoyaltyFailure::Response(Box::new(e.into_response())))?;
     state.loyalty.as_ref().ok_or(LoyaltyFailure::Disabled)
 }
 

@@ -62,7 +62,7 @@ fn ingest_operation(summary: &str, batch: bool) -> Value {
             "200": {"description": "Every accepted message is committed; refused ones are listed (and kept as dead letters).",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
             "400": error("The body is malformed, or every message was refused."),
-            "401": error("Missing or unknown write key."),
+            "401": error("Missing, unknown or revoked key (write or admin)."),
             "413": error("Body over the size limit."),
             "429": error("The writer is behind; retry after the Retry-After header's seconds."),
             "500": error("The store failed; nothing of the request was stored."),
@@ -91,7 +91,8 @@ fn admin_operation(route: &crate::Route) -> Value {
             "responses": {
                 "200": {"description": "The result.", "content": {"application/json": {"schema": {"type": "object"}}}},
                 "400": error("Impossible spec (`invalid_spec`): every problem listed in `issues` as {field, reason}."),
-                "401": error("Missing or unknown admin key."),
+                "401": error("Missing or unknown key."),
+                "403": error("A write key (`wrong_role`): admin routes need an admin key."),
                 "500": error("The query failed (`query_failed`)."),
                 "503": error("The server runs without an analytics store (`analytics_disabled`).")
             }
@@ -105,7 +106,8 @@ fn admin_operation(route: &crate::Route) -> Value {
             "200": {"description": "Done (or, for a repeated idempotency key, the first answer again).",
                     "content": {"application/json": {"schema": {"type": "object"}}}},
             "400": error("A field is missing or invalid (named in the message)."),
-            "401": error("Missing or unknown admin key."),
+            "401": error("Missing or unknown key."),
+            "403": error("A write key (`wrong_role`): admin routes need an admin key."),
             "404": error("Unknown member, coupon, template or order."),
             "409": error("The idempotency key was used for another request, or the request conflicts with stored data."),
             "422": error("Refused by the rules: insufficient points, coupon expired, threshold not met, budget exhausted…"),

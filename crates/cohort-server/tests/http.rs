@@ -447,3 +447,61 @@ async fn a_full_queue_answers_429_with_retry_after_and_nothing_is_lost() {
     acked.sort();
     assert_eq!(stored, acked, "exactly the acknowledged messages are stored");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_file_roles_open_their_routes_and_revocation_needs_no_restart() {
+    use cohort_server::keys::{self, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(keys::KEYS_FILE);
+    let (write, write_secret) = keys::create(&file, Role::Write, Some("web".into())).unwrap();
+    let (_, admin_secret) = keys::create(&file, Role::Admin, None).unwrap();
+    let loyalty = cohort_loyalty::Loyalty::open_sqlite(
+        &dir.path().join("loyalty.sqlite"),
+        cohort_loyalty::LoyaltyConfig::default(),
+        ShopTime::default(),
+        Arc::new(cohort_model::SystemClock),
+    )
+    .await
+    .unwrap();
+    // No key in the config: only the key file's.
+    let config = ServerConfig { listen: "127.0.0.1:0".into(), ..Default::default() };
+    let services = cohort_server::Services {
+        loyalty: Some(Arc::new(loyalty)),
+        keys_file: Some(file.clone()),
+        ..Default::default()
+    };
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let server =
+        Server::start_with(config, ShopTime::default(), store, services, std::future::pending()).await.unwrap();
+    let client = reqwest::Client::new();
+    let call = |path: &str, key: &str| {
+        let request = if path.starts_with("/v1/loyalty") {
+            client.get(format!("http://{}{path}", server.addr()))
+        } else {
+            let body = json!({"batch": [track(&format!("m-{key}"), Some("u"), None, "Checked In")]});
+            client.post(format!("http://{}{path}", server.addr())).json(&body)
+        };
+        let request = request.header("authorization", basic_auth(key));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    assert_eq!(call("/v1/batch", &write_secret).await.0, 200, "a write key sends events");
+    assert_eq!(call("/v1/batch", &admin_secret).await.0, 200, "an admin key sends events too");
+    let (status, body) = call("/v1/loyalty/members/alice", &write_secret).await;
+    assert_eq!(status, 403, "a write key never opens an admin route");
+    assert_eq!(
+        body,
+        json!({"message": "a write key cannot call this route: it needs the admin role", "code": "wrong_role",
+               "type": "auth", "link": format!("{}-wrong_role", cohort_server::ERRORS_DOC)})
+    );
+    assert_eq!(call("/v1/loyalty/members/alice", &admin_secret).await.0, 200);
+    let (status, body) = call("/v1/loyalty/members/alice", "ck_admin_unknown").await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("invalid_write_key")));
+    keys::revoke(&file, &write.id).unwrap();
+    let (status, body) = call("/v1/batch", &write_secret).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("invalid_write_key")), "revoked without a restart");
+    assert_eq!(call("/v1/batch", &admin_secret).await.0, 200, "other keys still work");
+    server.shutdown().await.unwrap();
+}

@@ -74,8 +74,13 @@ async fn admin_routes_need_the_admin_key_not_a_write_key() {
     let (s, _) = start(true).await;
     let (status, body) = s.call("GET", "/v1/loyalty/members/alice", None, None).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("missing_write_key")));
-    let (status, _) = s.call("GET", "/v1/loyalty/members/alice", Some(WRITE_KEY), None).await;
-    assert_eq!(status, 401, "a public write key never opens admin routes");
+    let (status, body) = s.call("GET", "/v1/loyalty/members/alice", Some(WRITE_KEY), None).await;
+    assert_eq!(status, 403, "a public write key never opens admin routes");
+    assert_eq!(
+        body,
+        json!({"message": "a write key cannot call this route: it needs the admin role", "code": "wrong_role",
+               "type": "auth", "link": format!("{}-wrong_role", cohort_server::ERRORS_DOC)})
+    );
     let (status, _) = s.admin("GET", "/v1/loyalty/members/alice", None).await;
     assert_eq!(status, 200);
     // The admin key opens writes too.

@@ -186,7 +186,7 @@ async fn query_routes_need_an_admin_key_and_an_analytics_store() {
         let (status, body) = s.post(path, None, json!({})).await;
         assert_eq!((status, body["code"].as_str()), (401, Some("missing_write_key")), "{path}");
         let (status, _) = s.post(path, Some(WRITE_KEY), json!({})).await;
-        assert_eq!(status, 401, "{path}: a public write key never opens a query route");
+        assert_eq!(status, 403, "{path}: a public write key never opens a query route");
     }
     let without = start(None).await;
     let (status, body) = without.post("/v1/query/kpi", Some(ADMIN_KEY), json!({})).await;

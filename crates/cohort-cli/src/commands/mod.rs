@@ -5,6 +5,7 @@ pub mod compute;
 pub mod demo;
 pub mod generate;
 pub mod import;
+pub mod keys;
 pub mod points;
 pub mod profile;
 pub mod recommend;

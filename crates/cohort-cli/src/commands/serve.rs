@@ -40,8 +40,14 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     if !args.admin_keys.is_empty() {
         config.admin_keys = args.admin_keys;
     }
-    if config.write_keys.is_empty() {
-        bail!("no write key: set `[server] write_keys`, COHORT_WRITE_KEYS or --write-key");
+    let store_dir = ctx.store.path().and_then(|p| p.parent()).context("the store has no directory")?;
+    let keys_file = super::keys::keys_file(store_dir);
+    let stored = cohort_server::keys::list(&keys_file)?.iter().filter(|k| k.revoked_at.is_none()).count();
+    if stored == 0 && config.write_keys.is_empty() && config.admin_keys.is_empty() {
+        bail!(
+            "no key: create one with `cohort keys create --role write` (or set `[server] write_keys`, \
+             COHORT_WRITE_KEYS or --write-key)"
+        );
     }
     let loyalty_url = super::points::loyalty_url(&ctx, args.loyalty_url)?;
     let shop = ctx.shop;
@@ -57,7 +63,8 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open the loyalty store {loyalty_url}"))?;
         let loyalty = Arc::new(loyalty);
         let stop = cohort_server::shutdown_signal();
-        let services = Services { loyalty: Some(loyalty.clone()), analytics: Some(analytics) };
+        let services =
+            Services { loyalty: Some(loyalty.clone()), analytics: Some(analytics), keys_file: Some(keys_file) };
         let server = Server::start_with(config, shop, store, services, stop).await?;
         // Scripts (and tests) read the bound address from this line.
         println!("listening on {}", server.addr());
