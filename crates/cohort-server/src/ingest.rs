@@ -76,7 +76,12 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
-    crate::auth::check_write(&headers, state)?;
+    // Without an `Authorization` header the key may be the body's
+    // `writeKey`, as Segment accepts: checked once the body is read.
+    let key_in_body = !headers.contains_key(header::AUTHORIZATION);
+    if !key_in_body {
+        crate::auth::check_write(&headers, state)?;
+    }
     let limit = state.config.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit)
         .await
@@ -86,6 +91,10 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
     let bytes = if gzip { gunzip(&bytes, limit)? } else { bytes };
+    if key_in_body {
+        let key = body_write_key(&bytes).ok_or(ApiError::MissingKey)?;
+        crate::auth::authorize(key.as_bytes(), &state.keys, crate::keys::Role::Write)?;
+    }
     let received_at = Utc::now();
     let decoder = state.decoders.clone();
     let decoded = tokio::task::spawn_blocking(move || {
@@ -101,6 +110,16 @@ async fn handle(
         BodyError::Malformed { .. } => ApiError::Malformed(e.to_string()),
     })?;
     submit(state, endpoint, decoded).await
+}
+
+/// The body's top-level `writeKey`, if it has one (the rest is skipped unparsed).
+fn body_write_key(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct KeyOnly {
+        #[serde(rename = "writeKey")]
+        write_key: Option<String>,
+    }
+    serde_json::from_slice::<KeyOnly>(bytes).ok()?.write_key.filter(|k| !k.is_empty())
 }
 
 fn gunzip(bytes: &[u8], limit: usize) -> Result<Bytes, ApiError> {

@@ -505,3 +505,28 @@ async fn key_file_roles_open_their_routes_and_revocation_needs_no_restart() {
     assert_eq!(call("/v1/batch", &admin_secret).await.0, 200, "other keys still work");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_authorization_header_the_body_write_key_is_used() {
+    let s = start().await;
+    let send = |body: Value| {
+        let request = s.client.post(s.url("/v1/batch")).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = send(json!({"batch": [track("bk1", Some("wk"), None, "Checked In")], "writeKey": KEY})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) =
+        send(json!({"batch": [track("bk2", Some("wk"), None, "Checked In")], "writeKey": "nope"})).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("invalid_write_key")));
+    let (status, body) = send(json!({"batch": [track("bk3", Some("wk"), None, "Checked In")]})).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("missing_write_key")));
+    // A single call carries it as a top-level field too.
+    let mut single = track("bk4", Some("wk"), None, "Checked In");
+    single["writeKey"] = json!(KEY);
+    let response = s.client.post(s.url("/v1/track")).json(&single).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(s.events_of("wk"), ["bk1", "bk4"], "only the messages with a valid key are stored");
+}
