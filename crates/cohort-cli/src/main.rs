@@ -76,6 +76,8 @@ enum Command {
     Kpi(commands::analytics::KpiArgs),
     /// Most common paths after a start event or before an end event.
     Paths(commands::analytics::PathsArgs),
+    /// Market baskets: frequent itemsets (FP-growth), association rules, bought-together lists, bundles.
+    Basket(commands::basket::Args),
 }
 
 fn main() -> ExitCode {
@@ -121,5 +123,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Lifecycle(args) => commands::analytics::lifecycle(&ctx, args),
         Command::Kpi(args) => commands::analytics::kpi(&ctx, args),
         Command::Paths(args) => commands::analytics::paths(&ctx, args),
+        Command::Basket(args) => commands::basket::run(&ctx, args),
     }
 }

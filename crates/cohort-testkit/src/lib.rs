@@ -37,3 +37,5 @@ pub fn dataset(relative: &str) -> Option<PathBuf> {
 pub const ONLINE_RETAIL: &str = "uci_online_retail/online_retail.csv.gz";
 /// Taobao UserBehavior prefix, 84,475 events.
 pub const TAOBAO: &str = "taobao_userbehavior/UserBehavior_prefix.csv.gz";
+/// arules Groceries, 9,835 baskets, one per line.
+pub const GROCERIES: &str = "groceries_arules/groceries.csv.gz";

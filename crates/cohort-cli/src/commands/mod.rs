@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod analytics;
+pub mod basket;
 pub mod compute;
 pub mod demo;
 pub mod generate;
