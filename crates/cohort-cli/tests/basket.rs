@@ -2,29 +2,8 @@
 //! hand-computed rules, then a generated shop at product and category level,
 //! per order and per person.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-/// Runs `cohort --store STORE --quiet ARGS…` without the developer's settings.
-fn cohort(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cohort"))
-        .arg("--store")
-        .arg(store)
-        .arg("--quiet")
-        .args(args)
-        .env_remove("COHORT_CONFIG")
-        .env_remove("COHORT_TIME_ZONE")
-        .output()
-        .expect("cohort runs")
-}
-
-/// Standard output of a successful run.
-fn ok(store: &Path, args: &[&str]) -> String {
-    let out = cohort(store, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "cohort {args:?} failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    stdout
-}
+mod common;
+use common::{cohort, ok};
 
 #[test]
 fn basket_rules_from_a_file_and_a_generated_shop() {

@@ -2,29 +2,13 @@
 //! crash safety, and the Online Retail figures end to end.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use cohort_duckdb::DuckDbStore;
 
-fn cohort(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cohort"))
-        .arg("--store")
-        .arg(store)
-        .arg("--quiet")
-        .args(args)
-        .env_remove("COHORT_CONFIG")
-        .env_remove("COHORT_TIME_ZONE")
-        .output()
-        .expect("cohort runs")
-}
-
-fn ok(store: &Path, args: &[&str]) -> String {
-    let out = cohort(store, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "cohort {args:?} failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    stdout
-}
+mod common;
+use common::{cohort, ok};
 
 fn query_i64(store: &Path, sql: &str) -> i64 {
     let db = DuckDbStore::open(store).unwrap();

@@ -2,8 +2,6 @@
 //! verification passes on an honest ledger and fails (exit 1, the member
 //! named) once a cached balance is tampered with.
 
-use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use cohort_loyalty::{
@@ -12,17 +10,8 @@ use cohort_loyalty::{
 };
 use cohort_model::{Money, OrderId, ProductId, ShopTime, SystemClock, UserId};
 
-fn cohort(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cohort"))
-        .arg("--store")
-        .arg(store)
-        .arg("--quiet")
-        .args(args)
-        .env_remove("COHORT_CONFIG")
-        .env_remove("COHORT_LOYALTY_URL")
-        .output()
-        .expect("cohort runs")
-}
+mod common;
+use common::cohort;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn points_verify_show_and_usage() {

@@ -2,27 +2,8 @@
 //! a model beside the store, `for` and `similar` serve from it, `eval`
 //! prints every source against the popularity baseline.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn cohort(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cohort"))
-        .arg("--store")
-        .arg(store)
-        .arg("--quiet")
-        .args(args)
-        .env_remove("COHORT_CONFIG")
-        .env_remove("COHORT_TIME_ZONE")
-        .output()
-        .expect("cohort runs")
-}
-
-fn ok(store: &Path, args: &[&str]) -> String {
-    let out = cohort(store, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "cohort {args:?} failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    stdout
-}
+mod common;
+use common::{cohort, ok};
 
 #[test]
 fn train_serve_and_evaluate_on_a_generated_shop() {
