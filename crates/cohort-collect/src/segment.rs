@@ -21,6 +21,8 @@
 //!   batch's); without a timestamp the message gets `receivedAt`;
 //! - corrected timestamps before 2000-01-01 or more than
 //!   [`Limits::max_future`] after `receivedAt` are refused;
+//! - a batch's top-level `context` and `integrations` are merged into each
+//!   message's own, key by key, the message's keys winning;
 //! - `messageId` is the event id, so a retried message is stored once; a
 //!   message without one gets a content hash, so an identical retry is
 //!   still recognised.
@@ -210,6 +212,43 @@ struct BatchBody<'a> {
     batch: Vec<&'a RawValue>,
     #[serde(rename = "sentAt", default)]
     sent_at: Option<Value>,
+    #[serde(default)]
+    context: Option<Map<String, Value>>,
+    #[serde(default)]
+    integrations: Option<Map<String, Value>>,
+}
+
+/// What a batch body says for every message in it: `sentAt`, and the
+/// `context` and `integrations` merged into each message's own (the
+/// message's keys win).
+#[derive(Default)]
+struct Shared {
+    sent_at: Option<Value>,
+    context: Option<Map<String, Value>>,
+    integrations: Option<Map<String, Value>>,
+}
+
+impl Shared {
+    /// Adds the batch's `context` / `integrations` keys the message lacks.
+    /// A message bag that is not an object is left for validation to refuse.
+    fn fill(&self, object: &mut Map<String, Value>) {
+        for (bag, shared) in [("context", &self.context), ("integrations", &self.integrations)] {
+            let Some(shared) = shared.as_ref().filter(|m| !m.is_empty()) else { continue };
+            match object.get_mut(bag) {
+                None | Some(Value::Null) => {
+                    object.insert(bag.into(), Value::Object(shared.clone()));
+                }
+                Some(Value::Object(own)) => {
+                    for (key, value) in shared {
+                        if !own.contains_key(key) {
+                            own.insert(key.clone(), value.clone());
+                        }
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
 }
 
 /// Decodes and validates request bodies. Holds the field mapping; one per
@@ -250,24 +289,26 @@ impl SegmentDecoder {
             return Err(BodyError::TooLarge { bytes: body.len(), limit: self.limits.max_body_bytes });
         }
         self.mapper.set_now(received_at);
-        let (raws, batch_sent_at) = match endpoint {
+        let (raws, shared) = match endpoint {
             None => {
                 let parsed: BatchBody<'_> = serde_json::from_slice(body).map_err(|e| BodyError::Malformed {
                     expected: "batch ({\"batch\": [...]})",
                     reason: e.to_string(),
                 })?;
-                (parsed.batch, parsed.sent_at)
+                let shared =
+                    Shared { sent_at: parsed.sent_at, context: parsed.context, integrations: parsed.integrations };
+                (parsed.batch, shared)
             }
             Some(_) => {
                 let raw: &RawValue = serde_json::from_slice(body)
                     .map_err(|e| BodyError::Malformed { expected: "JSON object", reason: e.to_string() })?;
-                (vec![raw], None)
+                (vec![raw], Shared::default())
             }
         };
         let mut out = Decoded::default();
         for (index, raw) in raws.into_iter().enumerate() {
             let text = raw.get();
-            match self.message(index, endpoint, text, batch_sent_at.as_ref(), received_at) {
+            match self.message(index, endpoint, text, &shared, received_at) {
                 Ok(message) => out.accepted.push(message),
                 Err((message_id, error)) => {
                     out.refused.push(Refusal { index, message_id, error, raw: truncate(text, RAW_KEPT).to_string() })
@@ -282,7 +323,7 @@ impl SegmentDecoder {
         index: usize,
         endpoint: Option<CallType>,
         raw: &str,
-        batch_sent_at: Option<&Value>,
+        shared: &Shared,
         received_at: DateTime<Utc>,
     ) -> Result<Message, (Option<String>, MessageError)> {
         if raw.len() > self.limits.max_message_bytes {
@@ -313,7 +354,8 @@ impl SegmentDecoder {
             }
         };
         let known_id = message_id.clone();
-        self.validate(endpoint, &mut object, raw, message_id, batch_sent_at, received_at, index)
+        shared.fill(&mut object);
+        self.validate(endpoint, &mut object, raw, message_id, shared.sent_at.as_ref(), received_at, index)
             .map_err(|e| (known_id, e))
     }
 

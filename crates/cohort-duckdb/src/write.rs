@@ -16,7 +16,7 @@ use crate::backend;
 use crate::codec::{date, int, json_map, opt_ts, text, ts};
 
 /// Staging tables mirror the real ones plus a `seq` column recording arrival
-/// order (first event wins; last user / product attributes win). They are
+/// order (first event wins; last product attributes win; users merge). They are
 /// created once per writer connection and emptied by every commit.
 const STAGING: &str = "
 CREATE TEMP TABLE IF NOT EXISTS stage_events AS SELECT *, 0::BIGINT AS seq FROM events LIMIT 0;
@@ -27,6 +27,42 @@ CREATE TEMP TABLE IF NOT EXISTS stage_products AS SELECT *, 0::BIGINT AS seq FRO
 CREATE TEMP TABLE IF NOT EXISTS stage_rejected AS SELECT * EXCLUDE (import_id) FROM rejected_rows LIMIT 0;
 CREATE TEMP TABLE IF NOT EXISTS stage_links AS SELECT *, 0::BIGINT AS seq FROM identity_links LIMIT 0;
 CREATE TEMP TABLE IF NOT EXISTS stage_moves (from_person VARCHAR, into_person VARCHAR);
+";
+
+/// The merged user rows of `stage_users`: per user, each column's latest
+/// non-NULL value and the traits objects merged key by key (latest wins).
+/// Only users with more than one traits object go through the per-key merge.
+const MERGE_USERS: &str = "
+INSERT INTO users
+WITH several AS (
+    SELECT user_id FROM stage_users WHERE traits IS NOT NULL GROUP BY user_id HAVING count(*) > 1
+),
+pairs AS (
+    SELECT user_id, seq, traits, unnest(json_keys(traits)) AS k
+    FROM stage_users SEMI JOIN several USING (user_id)
+    WHERE traits IS NOT NULL
+),
+latest AS (
+    SELECT user_id, k,
+           arg_max(json_extract(traits, '/' || replace(replace(k, '~', '~0'), '/', '~1')), seq) AS v
+    FROM pairs GROUP BY user_id, k
+),
+merged AS (SELECT user_id, json_group_object(k, v)::VARCHAR AS traits FROM latest GROUP BY user_id),
+cols AS (
+    SELECT user_id,
+           arg_max(registered_at, seq) FILTER (WHERE registered_at IS NOT NULL) AS registered_at,
+           arg_max(platform, seq) FILTER (WHERE platform IS NOT NULL) AS platform,
+           arg_max(channel, seq) FILTER (WHERE channel IS NOT NULL) AS channel,
+           arg_max(birthday, seq) FILTER (WHERE birthday IS NOT NULL) AS birthday,
+           arg_max(gender, seq) FILTER (WHERE gender IS NOT NULL) AS gender,
+           arg_max(city, seq) FILTER (WHERE city IS NOT NULL) AS city,
+           arg_max(phone, seq) FILTER (WHERE phone IS NOT NULL) AS phone,
+           max(traits) AS single_traits
+    FROM stage_users GROUP BY user_id
+)
+SELECT c.user_id, c.registered_at, c.platform, c.channel, c.birthday, c.gender, c.city, c.phone,
+       coalesce(m.traits, c.single_traits)
+FROM cols c LEFT JOIN merged m USING (user_id)
 ";
 
 const STAGING_TABLES: [&str; 8] = [
@@ -329,11 +365,16 @@ impl<'a> DuckDbTxn<'a> {
         }
         if self.staged_users > 0 {
             summary.users_upserted = self.count("SELECT count(DISTINCT user_id) FROM stage_users")?;
-            self.exec("DELETE FROM users WHERE user_id IN (SELECT user_id FROM stage_users)")?;
+            // Users merge (as `MemoryStore` does, through `User::merge`): the
+            // stored row joins the staged ones as the oldest (seq 0), each
+            // attribute is the latest non-NULL one and traits merge per
+            // top-level key, the latest value winning.
             self.exec(
-                "INSERT INTO users SELECT * EXCLUDE (seq) FROM stage_users
-                 QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY seq DESC) = 1",
+                "INSERT INTO stage_users SELECT u.*, 0 FROM users u
+                 SEMI JOIN stage_users s ON s.user_id = u.user_id",
             )?;
+            self.exec("DELETE FROM users WHERE user_id IN (SELECT user_id FROM stage_users)")?;
+            self.exec(MERGE_USERS)?;
             self.exec("DELETE FROM temp.stage_users")?;
         }
         if self.staged_products > 0 {

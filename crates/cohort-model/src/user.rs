@@ -41,4 +41,25 @@ impl User {
             traits: serde_json::Map::new(),
         }
     }
+
+    /// Folds a later write of the same user into this one, as a CDP merges
+    /// `identify` calls: each attribute the later write carries replaces
+    /// this one's, an absent attribute keeps this one's, and traits merge
+    /// per top-level key (the later value wins; a nested object is replaced
+    /// whole, not merged).
+    pub fn merge(&mut self, later: User) {
+        fn take<T>(slot: &mut Option<T>, later: Option<T>) {
+            if later.is_some() {
+                *slot = later;
+            }
+        }
+        take(&mut self.registered_at, later.registered_at);
+        take(&mut self.platform, later.platform);
+        take(&mut self.channel, later.channel);
+        take(&mut self.birthday, later.birthday);
+        take(&mut self.gender, later.gender);
+        take(&mut self.city, later.city);
+        take(&mut self.phone, later.phone);
+        self.traits.extend(later.traits);
+    }
 }

@@ -21,6 +21,7 @@ pub fn run_all<S: EventStore>(fresh: impl Fn() -> S) {
     merges_move_history_and_links(&fresh());
     stream_commits_keep_rejections_without_an_import(&fresh());
     appended_events_are_stored_and_remembered(&fresh());
+    identify_twice_keeps_both_traits(&fresh());
 }
 
 fn at(day: u32, hour: u32) -> DateTime<Utc> {
@@ -409,6 +410,66 @@ fn appended_events_are_stored_and_remembered(store: &dyn EventStore) {
     assert_eq!(store.forget_seen_event_ids(t2).unwrap(), 2, "ids seen before the cut are forgotten");
     assert_eq!(store.seen_event_ids(t1).unwrap(), [("a4".to_string(), t2)]);
     assert_eq!(store.stats().unwrap().events, 4, "forgetting seen ids keeps the events");
+}
+
+fn identified(id: &str, edit: impl FnOnce(&mut User)) -> Batch {
+    let mut user = User::new(UserId::new(id).unwrap());
+    edit(&mut user);
+    Batch { users: vec![user], ..Default::default() }
+}
+
+fn stored_user(store: &dyn EventStore, id: &str) -> User {
+    let history = store.history(&PersonId::new(id).unwrap()).unwrap();
+    history.and_then(|h| h.user).unwrap_or_else(|| panic!("user {id} is stored"))
+}
+
+/// identify twice with different traits → both kept, the later value wins
+/// per key; known attributes change only when the later write carries them.
+fn identify_twice_keeps_both_traits(store: &dyn EventStore) {
+    let json = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let mut txn = store.begin_write(WriteSource { kind: "http".into(), ..Default::default() }).unwrap();
+    txn.write(&identified("erin", |u| {
+        u.phone = Some("13800138000".into());
+        u.city = Some("杭州".into());
+        u.registered_at = Some(at(1, 8));
+        u.traits = json(serde_json::json!({"plan": "free", "vip": false, "address": {"street": "A", "zip": "1"}}));
+    }))
+    .unwrap();
+    txn.commit_stream().unwrap();
+    let mut txn = store.begin_write(WriteSource { kind: "http".into(), ..Default::default() }).unwrap();
+    txn.write(&identified("erin", |u| {
+        u.city = Some("上海".into());
+        u.traits = json(serde_json::json!({"plan": "pro", "nickname": "e", "address": {"street": "B"}}));
+    }))
+    .unwrap();
+    txn.commit_stream().unwrap();
+    let user = stored_user(store, "erin");
+    assert_eq!(user.phone.as_deref(), Some("13800138000"), "an attribute the later identify lacks is kept");
+    assert_eq!(user.registered_at, Some(at(1, 8)), "an attribute the later identify lacks is kept");
+    assert_eq!(user.city.as_deref(), Some("上海"), "the later identify's attribute wins");
+    assert_eq!(
+        serde_json::Value::Object(user.traits),
+        serde_json::json!({"plan": "pro", "vip": false, "nickname": "e", "address": {"street": "B"}}),
+        "traits of both identifies are kept, the later value wins per top-level key"
+    );
+
+    // Several writes of one user in one transaction fold in order, onto
+    // what is stored; a write without traits keeps them.
+    let mut txn = store.begin_write(WriteSource::default()).unwrap();
+    txn.write(&identified("erin", |u| u.traits = json(serde_json::json!({"plan": "team", "a/b~c": 1})))).unwrap();
+    txn.write(&identified("erin", |u| u.gender = Some("f".into()))).unwrap();
+    txn.write(&identified("erin", |u| u.traits = json(serde_json::json!({"vip": true, "a/b~c": 2})))).unwrap();
+    txn.write(&identified("frank", |u| u.traits = json(serde_json::json!({"plan": "free"})))).unwrap();
+    txn.commit(4).unwrap();
+    let user = stored_user(store, "erin");
+    assert_eq!((user.gender.as_deref(), user.city.as_deref()), (Some("f"), Some("上海")));
+    assert_eq!(
+        serde_json::Value::Object(user.traits),
+        serde_json::json!({"plan": "team", "vip": true, "nickname": "e", "address": {"street": "B"}, "a/b~c": 2}),
+        "writes within one transaction merge in order"
+    );
+    assert_eq!(serde_json::Value::Object(stored_user(store, "frank").traits), serde_json::json!({"plan": "free"}));
+    assert_eq!(store.stats().unwrap().users, 2);
 }
 
 #[cfg(test)]

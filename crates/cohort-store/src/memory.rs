@@ -109,7 +109,12 @@ impl MemoryTxn<'_> {
         let staged = self.staged;
         for user in staged.users {
             summary.users_upserted += 1;
-            inner.users.insert(user.id.clone(), user);
+            match inner.users.entry(user.id.clone()) {
+                std::collections::btree_map::Entry::Occupied(mut stored) => stored.get_mut().merge(user),
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(user);
+                }
+            }
         }
         for product in staged.products {
             summary.products_upserted += 1;

@@ -62,6 +62,61 @@ fn clock_skew_is_corrected_with_sent_at() {
 }
 
 #[test]
+fn batch_context_and_integrations_reach_every_message() {
+    let d = decode(
+        None,
+        json!({"batch": [
+            {"type": "track", "event": "Checked In", "userId": "u1", "properties": {"k": 1}},
+            {"type": "track", "event": "Checked In", "userId": "u1",
+             "context": {"library": {"name": "mp-weapp"}, "locale": "zh-CN"},
+             "integrations": {"All": true}},
+            {"type": "identify", "userId": "u1", "traits": {"city": "杭州"}},
+            {"type": "track", "event": "Checked In", "userId": "u1", "context": "not an object"}
+        ],
+        "context": {"app": {"name": "Shop", "version": "3.1"}, "device": {"model": "iPhone15,2"},
+                    "library": {"name": "analytics-ios"}, "locale": "en-US"},
+        "integrations": {"All": false, "Mixpanel": true}}),
+    );
+    assert_eq!(d.accepted.len(), 3);
+    let platforms: Vec<_> = d.accepted[..2].iter().map(|m| m.event.as_ref().unwrap().platform).collect();
+    assert_eq!(
+        platforms,
+        [Some(cohort_model::Platform::App), Some(cohort_model::Platform::MiniProgram)],
+        "inferred from the batch's context.app, unless the message's own context.library says otherwise"
+    );
+    assert_eq!(d.refused.len(), 1);
+    assert_eq!((d.refused[0].index, d.refused[0].error.field.as_str()), (3, "context"), "a bad own context is refused");
+
+    // What the mapper sees: each message's context and integrations,
+    // filled in from the batch's where the message has no key of its own.
+    let mut seen = Vec::new();
+    let shared = Shared {
+        sent_at: None,
+        context: json!({"app": {"name": "Shop"}, "device": {"model": "X"}, "locale": "en-US"}).as_object().cloned(),
+        integrations: json!({"All": false, "Mixpanel": true}).as_object().cloned(),
+    };
+    for message in [
+        json!({"type": "track"}),
+        json!({"type": "track", "context": {"locale": "zh-CN", "device": {"id": "d1"}}, "integrations": {"All": true}}),
+    ] {
+        let mut object = message.as_object().unwrap().clone();
+        shared.fill(&mut object);
+        seen.push(Value::Object(object));
+    }
+    assert_eq!(seen[0]["context"], json!({"app": {"name": "Shop"}, "device": {"model": "X"}, "locale": "en-US"}));
+    assert_eq!(seen[0]["integrations"], json!({"All": false, "Mixpanel": true}));
+    assert_eq!(
+        seen[1]["context"],
+        json!({"app": {"name": "Shop"}, "device": {"id": "d1"}, "locale": "zh-CN"}),
+        "the message's own context keys win"
+    );
+    assert_eq!(seen[1]["integrations"], json!({"All": true, "Mixpanel": true}), "the message's own key wins");
+
+    let error = decoder().decode(None, br#"{"batch": [], "context": 3}"#, now()).unwrap_err();
+    assert!(matches!(error, BodyError::Malformed { .. }), "a batch context that is not an object: {error}");
+}
+
+#[test]
 fn each_bad_message_names_its_field() {
     let cases = [
         (json!({"type": "track", "userId": "u"}), "event"),
