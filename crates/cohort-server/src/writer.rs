@@ -203,8 +203,10 @@ fn run(
             }
         };
         for s in group {
-            let _ = s.reply.send(reply.clone());
+            // Room first, then the answer: a client that reads /metrics or
+            // /readyz right after its 200 must not see its own messages queued.
             drop(s.permit);
+            let _ = s.reply.send(reply.clone());
         }
         metrics.queue_depth.set(depth() as i64);
     }
