@@ -8,6 +8,7 @@ use anyhow::{bail, Context as _};
 use cohort_analytics::KpiTargets;
 use cohort_insight::InsightConfig;
 use cohort_loyalty::LoyaltyConfig;
+use cohort_recommend::RecommendConfig;
 use cohort_server::ServerConfig;
 
 /// `cohort.toml` (see `cohort.example.toml` for every setting).
@@ -23,6 +24,8 @@ pub struct CohortConfig {
     pub kpi: KpiTargets,
     /// `[loyalty]`: earn rules, growth weights, tiers and benefits.
     pub loyalty: LoyaltyConfig,
+    /// `[recommend]`: recommender training and ranking (`cohort recommend`, `cohort serve`).
+    pub recommend: RecommendConfig,
 }
 
 impl Default for CohortConfig {
@@ -33,6 +36,7 @@ impl Default for CohortConfig {
             server: ServerConfig::default(),
             kpi: KpiTargets::default(),
             loyalty: LoyaltyConfig::default(),
+            recommend: RecommendConfig::default(),
         }
     }
 }
@@ -91,8 +95,17 @@ impl CohortConfig {
                     Err(e) => issues.push(format!("loyalty: {}", e.message())),
                 },
                 ("loyalty", other) => issues.push(format!("loyalty: expected a table, found {}", other.type_str())),
+                ("recommend", toml::Value::Table(table)) => match table.clone().try_into::<RecommendConfig>() {
+                    Ok(recommend) => match recommend.validate() {
+                        Ok(()) => config.recommend = recommend,
+                        Err(e) => issues.push(format!("recommend: {e}")),
+                    },
+                    Err(e) => issues.push(format!("recommend: {}", e.message())),
+                },
+                ("recommend", other) => issues.push(format!("recommend: expected a table, found {}", other.type_str())),
                 (other, _) => issues.push(format!(
-                    "{other}: unknown setting (expected time_zone, [segments], [server], [kpi] or [loyalty])"
+                    "{other}: unknown setting (expected time_zone, [segments], [server], [kpi], [loyalty] or \
+                     [recommend])"
                 )),
             }
         }
@@ -140,6 +153,22 @@ mod tests {
         let err = CohortConfig::parse("time_zon = 'x'\n[segments.value]\nwindow_dayz = 3\n").unwrap_err().to_string();
         assert!(err.contains("time_zon: unknown setting"), "{err}");
         assert!(err.contains("window_dayz"), "{err}");
+    }
+
+    #[test]
+    fn recommend_settings_are_read_and_checked() {
+        let text = "[recommend]\nhalf_life_days = 90\nhidden = [\"POST\"]\n[recommend.als]\nfactors = 8\n\
+                    [[recommend.pins]]\nplacement = \"home\"\nproduct = \"sku1\"\nposition = 0\n";
+        let config = CohortConfig::parse(text).unwrap();
+        assert_eq!(config.recommend.half_life_days, 90.0);
+        assert_eq!(config.recommend.als.factors, 8);
+        assert_eq!(config.recommend.als.iterations, 12, "the rest keeps its defaults");
+        assert_eq!(config.recommend.hidden[0].as_str(), "POST");
+        assert_eq!(config.recommend.pins[0].product.as_str(), "sku1");
+        let err = CohortConfig::parse("[recommend]\nhalf_life = 9\n").unwrap_err().to_string();
+        assert!(err.contains("recommend") && err.contains("half_life"), "{err}");
+        let err = CohortConfig::parse("[recommend]\nneighbours = 0\n").unwrap_err().to_string();
+        assert!(err.contains("recommend") && err.contains("neighbours"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //!
 //! Behind admin keys it also serves the shop's backend: loyalty and coupon
 //! routes ([`cohort_loyalty`]) and analytics queries (`/v1/query/…`,
-//! [`cohort_analytics`] on the DuckDB store, [`AnalyticsService`]).
+//! [`cohort_analytics`] on the DuckDB store, [`AnalyticsService`]) and
+//! recommendations (`/v1/recommendations/…`, `/v1/items/{item}/similar`,
+//! a trained [`cohort_recommend::Recommender`]).
 //!
 //! A 200 means committed: each request waits for the transaction holding
 //! its messages. See `docs/collection.md`.
@@ -29,6 +31,7 @@ pub mod keys;
 mod loyalty;
 mod metrics;
 mod openapi;
+mod recommend;
 mod routes;
 mod writer;
 
@@ -62,6 +65,8 @@ pub(crate) struct AppState {
     analytics: Option<Arc<AnalyticsService>>,
     /// Every accepted key and its role.
     keys: Arc<keys::KeyRing>,
+    /// The recommendation model behind `/v1/recommendations/…`.
+    recommend: Arc<recommend::RecommendService>,
 }
 
 /// The optional services behind the admin routes; without one, its routes
@@ -75,6 +80,12 @@ pub struct Services {
     /// The key file (`keys.json`, see [`keys`]) accepted on top of the
     /// configured `write_keys` and `admin_keys`; re-read when it changes.
     pub keys_file: Option<std::path::PathBuf>,
+    /// The trained recommendation model (`recommendations_disabled`
+    /// without one).
+    pub recommender: Option<Arc<cohort_recommend::Recommender>>,
+    /// The model file `POST /v1/recommendations/reload` re-reads
+    /// (`recommend.model.json` beside the store).
+    pub recommender_file: Option<std::path::PathBuf>,
 }
 
 /// Decoders are stateful (reused buffers, the field mapping): one per
@@ -177,9 +188,10 @@ impl Server {
         )?;
         let config = Arc::new(config);
         let decoders = Arc::new(DecoderPool { idle: Mutex::new(Vec::new()), config: config.clone(), shop });
-        let Services { loyalty, analytics, keys_file } = services;
+        let Services { loyalty, analytics, keys_file, recommender, recommender_file } = services;
         let keys = Arc::new(keys::KeyRing::new(keys_file, &config.write_keys, &config.admin_keys));
-        let state = AppState { config, writer, decoders, metrics, loyalty, analytics, keys };
+        let recommend = Arc::new(recommend::RecommendService::new(recommender, recommender_file));
+        let state = AppState { config, writer, decoders, metrics, loyalty, analytics, keys, recommend };
         let app = routes::router(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

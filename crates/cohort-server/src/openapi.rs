@@ -32,7 +32,7 @@ fn error_schema() -> Value {
         "required": ["message", "code", "type", "link"],
         "properties": {
             "message": {"type": "string"},
-            "code": {"type": "string", "description": "Stable: missing_write_key, invalid_write_key, payload_too_large, malformed_body, invalid_messages, writer_busy, store_failed, shutting_down; on loyalty routes also invalid_input, insufficient_points, redemption_limit, idempotency_key_reused, coupon_expired, coupon_not_available, threshold_not_met, budget_exhausted, quantity_exhausted, per_user_limit, not_found, conflict, loyalty_disabled (docs/loyalty.md); on query routes invalid_spec (with issues), query_failed, analytics_disabled (docs/analytics.md)."},
+            "code": {"type": "string", "description": "Stable: missing_write_key, invalid_write_key, payload_too_large, malformed_body, invalid_messages, writer_busy, store_failed, shutting_down; on loyalty routes also invalid_input, insufficient_points, redemption_limit, idempotency_key_reused, coupon_expired, coupon_not_available, threshold_not_met, budget_exhausted, quantity_exhausted, per_user_limit, not_found, conflict, loyalty_disabled (docs/loyalty.md); on query routes invalid_spec (with issues), query_failed, analytics_disabled (docs/analytics.md); on recommendation routes invalid_input, recommendations_disabled, model_unreadable (docs/recommend.md)."},
             "type": {"type": "string", "enum": ["auth", "invalid_request", "refused", "system", "internal"]},
             "link": {"type": "string"},
             "rejected": {"type": "array", "items": {"$ref": "#/components/schemas/RejectedMessage"}},
@@ -98,6 +98,9 @@ fn admin_operation(route: &crate::Route) -> Value {
             }
         });
     }
+    if route.path.starts_with("/v1/recommendations/") || route.path.starts_with("/v1/items/") {
+        return recommend_operation(route, parameters);
+    }
     let mut operation = json!({
         "summary": route.summary,
         "security": [{"adminKey": []}],
@@ -119,6 +122,50 @@ fn admin_operation(route: &crate::Route) -> Value {
             json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
     }
     operation
+}
+
+/// A recommendation route: query parameters and answers (docs/recommend.md).
+fn recommend_operation(route: &crate::Route, mut parameters: Vec<Value>) -> Value {
+    let error = |description: &str| json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let query = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
+    if route.method == "GET" {
+        parameters.push(query(
+            "n",
+            "List length (default 10).",
+            json!({"type": "integer", "minimum": 1, "maximum": crate::recommend::MAX_N}),
+        ));
+    }
+    if route.path == "/v1/recommendations/{user}" {
+        parameters.push(query(
+            "placement",
+            "Where the list is shown (default home).",
+            json!({"type": "string", "enum": ["home", "cart", "order", "similar", "bought_together"]}),
+        ));
+        parameters.push(query(
+            "items",
+            "Cart or order products, comma separated (cart and order).",
+            json!({"type": "string"}),
+        ));
+        parameters.push(query(
+            "product",
+            "The product shown (similar and bought_together).",
+            json!({"type": "string"}),
+        ));
+    }
+    json!({
+        "summary": route.summary,
+        "security": [{"adminKey": []}],
+        "parameters": parameters,
+        "responses": {
+            "200": {"description": "The list, best first: items of {product_id, score, source, category}.",
+                    "content": {"application/json": {"schema": {"type": "object"}}}},
+            "400": error("A query parameter is missing or invalid (`invalid_input`, named in the message)."),
+            "401": error("Missing or unknown key."),
+            "403": error("A write key (`wrong_role`): recommendation routes need an admin key."),
+            "500": error("The model file could not be read (`model_unreadable`, reload only)."),
+            "503": error("No trained model (`recommendations_disabled`).")
+        }
+    })
 }
 
 /// The document served at `/openapi.json`.

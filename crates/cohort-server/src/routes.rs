@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
-use crate::{analytics, loyalty, AppState};
+use crate::{analytics, loyalty, recommend, AppState};
 
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,13 @@ pub const ROUTES: &[Route] = &[
     ),
     admin("POST", "/v1/query/kpi", "The KPI / OKR board over a date range, each KPI against its target"),
     admin("POST", "/v1/query/paths", "The most common paths after or before an anchor event"),
+    admin(
+        "GET",
+        "/v1/recommendations/{user}",
+        "A user's recommendations at a placement (home, cart, order, similar, bought_together)",
+    ),
+    admin("GET", "/v1/items/{item}/similar", "Products similar to a product, by behaviour and content"),
+    admin("POST", "/v1/recommendations/reload", "Re-read the recommendation model file after training"),
 ];
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -96,6 +103,9 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/query/lifecycle") => router.route(route.path, post(analytics::lifecycle)),
             (None, "/v1/query/kpi") => router.route(route.path, post(analytics::kpi)),
             (None, "/v1/query/paths") => router.route(route.path, post(analytics::paths)),
+            (None, "/v1/recommendations/{user}") => router.route(route.path, get(recommend::for_user)),
+            (None, "/v1/items/{item}/similar") => router.route(route.path, get(recommend::similar)),
+            (None, "/v1/recommendations/reload") => router.route(route.path, post(recommend::reload)),
             (None, other) => unreachable!("route {other} has no handler"),
         };
     }

@@ -40,7 +40,8 @@ enum Sub {
 /// Settings shared by `train` and `eval`.
 #[derive(Debug, clap::Args)]
 struct Settings {
-    /// A TOML file of recommender settings (every field of `RecommendConfig`, see docs/recommend.md).
+    /// A TOML file of recommender settings (the fields of `[recommend]`, see docs/recommend.md);
+    /// replaces the `[recommend]` section of cohort.toml.
     #[arg(long, value_name = "FILE")]
     settings: Option<PathBuf>,
     /// Products left out of training and never recommended (postage, fees), comma separated.
@@ -58,13 +59,14 @@ struct Settings {
 }
 
 impl Settings {
-    fn config(&self) -> anyhow::Result<RecommendConfig> {
+    /// `[recommend]` of cohort.toml (`base`), or the `--settings` file, then the flags.
+    fn config(&self, base: &RecommendConfig) -> anyhow::Result<RecommendConfig> {
         let mut config = match &self.settings {
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("settings file {}", path.display()))?
             }
-            None => RecommendConfig::default(),
+            None => base.clone(),
         };
         for id in &self.hide {
             config.hidden.push(ProductId::new(id.trim()).with_context(|| format!("--hide {id:?}"))?);
@@ -177,7 +179,7 @@ impl TrainProgress for Bar {
 }
 
 fn train(ctx: &Context, args: TrainArgs) -> anyhow::Result<()> {
-    let config = args.settings.config()?;
+    let config = args.settings.config(&ctx.config.recommend)?;
     let started = Instant::now();
     let bar = Bar(progress::items(ctx.quiet, "training", 0));
     let model = Recommender::train_from_store(&ctx.store, &config, &bar)?;
@@ -215,7 +217,7 @@ fn parse_instant(ctx: &Context, text: &str) -> anyhow::Result<DateTime<Utc>> {
 }
 
 fn eval(ctx: &Context, args: EvalArgs) -> anyhow::Result<()> {
-    let config = args.settings.config()?;
+    let config = args.settings.config(&ctx.config.recommend)?;
     anyhow::ensure!(args.test_days > 0, "--test-days must be at least 1");
     anyhow::ensure!(args.k > 0, "-k must be at least 1");
     let interactions = interactions_from_store(&ctx.store)?;

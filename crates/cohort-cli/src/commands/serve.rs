@@ -49,6 +49,26 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
              COHORT_WRITE_KEYS or --write-key)"
         );
     }
+    // The recommendation routes serve the model `cohort recommend train`
+    // saved beside the store; `POST /v1/recommendations/reload` re-reads it.
+    let recommender_file = store_dir.join(cohort_recommend::MODEL_FILE);
+    let recommender = if recommender_file.exists() {
+        let model = cohort_recommend::Recommender::load(&recommender_file)
+            .with_context(|| format!("cannot load the recommendation model {}", recommender_file.display()))?;
+        if model.config() != &ctx.config.recommend {
+            eprintln!(
+                "note: the recommendation model was trained with other [recommend] settings: retrain to apply them"
+            );
+        }
+        Some(Arc::new(model))
+    } else {
+        eprintln!(
+            "note: no recommendation model at {} (the recommendation routes answer 503 until \
+             `cohort recommend train` and a reload)",
+            recommender_file.display()
+        );
+        None
+    };
     let loyalty_url = super::points::loyalty_url(&ctx, args.loyalty_url)?;
     let shop = ctx.shop;
     let loyalty_config = ctx.config.loyalty.clone();
@@ -63,8 +83,13 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open the loyalty store {loyalty_url}"))?;
         let loyalty = Arc::new(loyalty);
         let stop = cohort_server::shutdown_signal();
-        let services =
-            Services { loyalty: Some(loyalty.clone()), analytics: Some(analytics), keys_file: Some(keys_file) };
+        let services = Services {
+            loyalty: Some(loyalty.clone()),
+            analytics: Some(analytics),
+            keys_file: Some(keys_file),
+            recommender,
+            recommender_file: Some(recommender_file),
+        };
         let server = Server::start_with(config, shop, store, services, stop).await?;
         // Scripts (and tests) read the bound address from this line.
         println!("listening on {}", server.addr());
