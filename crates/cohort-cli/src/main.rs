@@ -22,7 +22,7 @@ struct Cli {
     #[arg(long, global = true, env = "COHORT_STORE", default_value = "cohort-data", value_name = "DIR")]
     store: PathBuf,
 
-    /// Config file (segment thresholds, time zone). Missing default file = defaults.
+    /// Config file (see cohort.example.toml for every setting). Missing default file = defaults.
     #[arg(long, global = true, env = "COHORT_CONFIG", default_value = "cohort.toml", value_name = "FILE")]
     config: PathBuf,
 
@@ -58,7 +58,7 @@ enum Command {
     Rejected(commands::rejected::Args),
     /// Show what the store holds and past imports.
     Status(commands::status::Args),
-    /// Loyalty points: verify the ledger, show a member, report usage.
+    /// Loyalty points and coupons: verify the ledger, show a member, report usage and coupon performance.
     Points(commands::points::Args),
     /// Run the collection service (Segment-compatible HTTP ingest).
     Serve(commands::serve::Args),
