@@ -11,7 +11,10 @@
 
 mod codec;
 mod read;
+mod scores;
 mod write;
+
+pub use scores::{PersonScore, ScoreOrder, ScoreQuery, ScoreRow};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -70,6 +73,11 @@ impl DuckDbStore {
         conn.execute_batch(SCHEMA).map_err(backend)?;
         let writer = write::Writer::new(conn.try_clone().map_err(backend)?)?;
         Ok(DuckDbStore { conn: Mutex::new(conn), writer: Mutex::new(writer), path })
+    }
+
+    /// Serialises a derived-table replacement with the store's writes.
+    pub(crate) fn writer_lock(&self) -> std::sync::MutexGuard<'_, write::Writer> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The database file, if on disk.

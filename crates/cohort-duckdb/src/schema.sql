@@ -135,3 +135,16 @@ CREATE TABLE IF NOT EXISTS marketing_spend (
     spend_fen BIGINT NOT NULL,
     PRIMARY KEY (day, channel)
 );
+-- Per-person model outputs (churn risk, behaviour cluster, CLV, sentiment…):
+-- one row per (person, model), replaced a model at a time by the command that
+-- scores it. `label` is a short reading of the score (a cluster name, a risk
+-- band); `detail` holds the model's explanation as JSON.
+CREATE TABLE IF NOT EXISTS person_scores (
+    person_id   VARCHAR NOT NULL,
+    model       VARCHAR NOT NULL,
+    computed_at TIMESTAMPTZ NOT NULL,
+    score       DOUBLE NOT NULL,
+    label       VARCHAR,
+    detail      JSON,
+    PRIMARY KEY (person_id, model)
+);
