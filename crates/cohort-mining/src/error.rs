@@ -26,6 +26,25 @@ pub enum MiningError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A labelled review file could not be read or holds a bad row.
+    #[error("review file {path}: {reason}")]
+    ReviewFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (the line and field where there is one).
+        reason: String,
+    },
+    /// A sentiment model file could not be written or read back.
+    #[error("sentiment model {path}: {reason}")]
+    ModelFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Training cannot start with what it was given.
+    #[error("cannot train the sentiment model: {0}")]
+    Training(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] cohort_store::StoreError),

@@ -18,6 +18,7 @@
 mod baskets;
 mod error;
 mod fpgrowth;
+pub mod reviews;
 mod rules;
 mod suggest;
 
