@@ -1,0 +1,7 @@
+//! Integration tests of the engage engine: the outbox against a real HTTP
+//! receiver started by the test, experiments' statistics against reference
+//! values and by simulation.
+
+mod common;
+mod outbox;
+mod stats;
