@@ -9,7 +9,7 @@ use duckdb::Connection;
 use crate::dialect::{Dialect, DuckDb};
 use crate::error::Result;
 use crate::funnel::compile::FunnelBounds;
-use crate::funnel::engine::{FunnelEngine, Plan, StreamEvent};
+use crate::funnel::engine::{FunnelEngine, Plan};
 use crate::funnel::{FunnelResult, FunnelSpec};
 use crate::kpi::{kpi, ratio, CacRow, Kpi, KpiBoard, KpiSpec, KpiTargets, KpiUnit, LtvRow, SegmentShare, LTV_DAYS};
 use crate::lifecycle::{LifecycleResult, LifecycleSpec};
@@ -57,6 +57,25 @@ impl<'a> Analytics<'a> {
         Ok(EventCatalogue::new(names))
     }
 
+    /// The catalogue for a spec naming `names` (stored spellings): the
+    /// built-in names need no query; any other name is looked up with one
+    /// filtered scan instead of listing every stored name.
+    pub(crate) fn catalogue_for(&self, names: impl IntoIterator<Item = String>) -> Result<EventCatalogue> {
+        let builtin = EventCatalogue::new(Vec::new());
+        let mut custom: Vec<String> = names.into_iter().filter(|n| !builtin.contains(n)).collect();
+        custom.sort();
+        custom.dedup();
+        if custom.is_empty() {
+            return Ok(builtin);
+        }
+        let list: Vec<String> = custom.iter().map(|n| self.dialect.string(n)).collect();
+        let sql = format!("SELECT DISTINCT event FROM events WHERE event IN ({})", list.join(", "));
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&sql)?;
+        let names = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(EventCatalogue::new(names))
+    }
+
     /// Earliest and latest event, order or registration.
     pub(crate) fn data_range(&self) -> Result<DataRange> {
         let conn = self.conn()?;
@@ -94,7 +113,8 @@ impl<'a> Analytics<'a> {
 
     /// Runs a funnel.
     pub fn funnel(&self, spec: &FunnelSpec) -> Result<FunnelResult> {
-        spec.validate(&self.catalogue()?)?;
+        let names = spec.steps.iter().map(|s| s.event_match()).chain(spec.exclusions.iter().map(|x| x.event_match()));
+        spec.validate(&self.catalogue_for(names.map(|m| m.stored_name()))?)?;
         let bounds = FunnelBounds::of(spec, &self.shop);
         let sql = crate::funnel::compile::compile(spec, &bounds, &self.dialect);
         tracing::debug!(%sql, "funnel");
@@ -104,34 +124,7 @@ impl<'a> Analytics<'a> {
             bounds.start_until.map(|t| t.timestamp_millis()),
         );
         let mut engine = FunnelEngine::new(spec, plan);
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        let mut person = String::new();
-        let mut events: Vec<StreamEvent> = Vec::new();
-        while let Some(row) = rows.next()? {
-            let id = row.get_ref(0)?;
-            let id = id.as_str().map_err(|e| crate::AnalyticsError::Query(e.to_string()))?;
-            if id != person {
-                if !events.is_empty() {
-                    engine.person(&person, &mut events);
-                    events.clear();
-                }
-                person.clear();
-                person.push_str(id);
-            }
-            let bd: Option<String> = row.get(4)?;
-            let bd = engine.value(bd.as_deref());
-            events.push(StreamEvent {
-                t: row.get(1)?,
-                mask: row.get::<_, i64>(2)? as u64,
-                excl: row.get::<_, i64>(3)? as u64,
-                bd,
-            });
-        }
-        if !events.is_empty() {
-            engine.person(&person, &mut events);
-        }
+        crate::funnel::scan::run(&self.conn()?, &sql, &mut engine)?;
         Ok(engine.finish(spec))
     }
 

@@ -1,6 +1,6 @@
-//! The funnel's SQL: one scan of `events` returning, per person in time
-//! order, the step mask, exclusion mask and breakdown value of every event
-//! the funnel looks at.
+//! The funnel's SQL: one scan of `events` returning the person, time, step
+//! mask, exclusion mask and breakdown value of every event the funnel looks
+//! at, in no particular order ([`super::scan`] groups them by person).
 
 use chrono::{DateTime, Duration, Utc};
 use cohort_model::ShopTime;
@@ -59,16 +59,31 @@ pub fn compile(spec: &FunnelSpec, bounds: &FunnelBounds, d: &dyn Dialect) -> Str
     }
     filters.extend(spec.filters.iter().map(|f| format!("({})", d.filter(f))));
     // Strict mode needs every event (one in between breaks the chain).
-    let keep = if spec.mode == FunnelMode::Strict { "" } else { "\nWHERE mask <> 0 OR excl <> 0" };
+    // Otherwise only the steps' and exclusions' events: a name filter the
+    // scan applies before any CASE is evaluated.
+    let keep = if spec.mode == FunnelMode::Strict {
+        ""
+    } else {
+        let mut names: Vec<String> = spec
+            .steps
+            .iter()
+            .map(|s| s.event_match().stored_name())
+            .chain(spec.exclusions.iter().map(|x| x.event_match().stored_name()))
+            .collect();
+        names.sort();
+        names.dedup();
+        let names: Vec<String> = names.iter().map(|n| d.string(n)).collect();
+        filters.push(format!("event IN ({})", names.join(", ")));
+        "\nWHERE mask <> 0 OR excl <> 0"
+    };
     format!(
         "SELECT person_id, t, mask, excl, bd FROM (\n  \
-         SELECT person_id, ts, event_id, {t} AS t,\n         \
+         SELECT person_id, {t} AS t,\n         \
          {mask} AS mask,\n         \
          {excl} AS excl,\n         \
          {breakdown} AS bd\n  \
          FROM events\n  \
-         WHERE {filters}\n) AS e{keep}\n\
-         ORDER BY person_id, ts, event_id",
+         WHERE {filters}\n) AS e{keep}",
         t = d.epoch_millis("ts"),
         mask = flags(steps),
         excl = flags(exclusions),
@@ -103,7 +118,7 @@ mod tests {
         assert_eq!(
             sql,
             "SELECT person_id, t, mask, excl, bd FROM (
-  SELECT person_id, ts, event_id, epoch_ms(ts) AS t,
+  SELECT person_id, epoch_ms(ts) AS t,
          CASE WHEN event = 'Product Viewed' AND (CAST(category AS VARCHAR) = '零食') THEN 1 ELSE 0 END
          + CASE WHEN event = 'Product Added' THEN 2 ELSE 0 END
          + CASE WHEN event = 'Order Completed' THEN 4 ELSE 0 END AS mask,
@@ -113,9 +128,9 @@ mod tests {
   WHERE person_id IS NOT NULL
     AND ts >= TIMESTAMP '2025-02-28 16:00:00.000000'
     AND ts <= TIMESTAMP '2025-04-07 16:00:00.000000'
+    AND event IN ('Order Completed', 'Product Added', 'Product Removed', 'Product Viewed')
 ) AS e
-WHERE mask <> 0 OR excl <> 0
-ORDER BY person_id, ts, event_id"
+WHERE mask <> 0 OR excl <> 0"
         );
     }
 }

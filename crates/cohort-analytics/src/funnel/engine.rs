@@ -208,6 +208,18 @@ impl FunnelEngine {
         i
     }
 
+    /// For each breakdown value index, its rank in text order (to order
+    /// same-instant events independently of storage order).
+    pub fn value_ranks(&self) -> Vec<u32> {
+        let mut order: Vec<usize> = (0..self.values.len()).collect();
+        order.sort_by(|&a, &b| self.values[a].cmp(&self.values[b]));
+        let mut rank = vec![0_u32; self.values.len()];
+        for (r, i) in order.into_iter().enumerate() {
+            rank[i] = r as u32;
+        }
+        rank
+    }
+
     /// Adds one person: their events in time order (ties in any order; they
     /// are put in step order here).
     pub fn person(&mut self, person: &str, events: &mut [StreamEvent]) {

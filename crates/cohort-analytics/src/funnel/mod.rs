@@ -2,14 +2,16 @@
 //! within a window, in one of four ordering modes, with exclusions and a
 //! breakdown. See `docs/analytics.md` for the exact definitions.
 //!
-//! The spec compiles to one SQL query ([`compile`]) that returns, per
-//! person in time order, the events the funnel looks at with a bit mask of
-//! the steps (and exclusions) each one matches; a single Rust pass over
-//! that stream ([`engine`]) does the sequence matching, which is linear per
-//! person in the usual case and exact for every mode.
+//! The spec compiles to one SQL query ([`compile`]) that returns the
+//! events the funnel looks at with a bit mask of the steps (and
+//! exclusions) each one matches, unsorted, as Arrow batches; [`scan`]
+//! groups them by person and a single Rust pass per person ([`engine`])
+//! does the sequence matching, which is linear per person in the usual case
+//! and exact for every mode.
 
 pub mod compile;
 pub mod engine;
+pub(crate) mod scan;
 
 use serde::{Deserialize, Serialize};
 
