@@ -16,12 +16,16 @@
 //!   merge moves every stored event, order and link of one person to
 //!   another, so each stored record always carries its resolved person.
 
+mod audience;
 mod error;
 mod memory;
 mod types;
 
 pub mod conformance;
 
+pub use audience::{
+    AudienceStore, MemoryAudienceStore, PersonTag, StoredAudience, StoredTagRule, TagChange, TagChangeKind,
+};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use types::{
