@@ -251,7 +251,12 @@ impl SentimentModel {
 
     /// P(positive) of a text, segmented with `segmenter`.
     pub fn classify_with(&self, text: &str, segmenter: &Segmenter) -> Sentiment {
-        let p = self.probability_of_terms(&terms(&segmenter.words(text)));
+        self.classify_words(&segmenter.words(text))
+    }
+
+    /// P(positive) of a text already cut into words ([`Segmenter::words`]).
+    pub fn classify_words(&self, words: &[String]) -> Sentiment {
+        let p = self.probability_of_terms(&terms(words));
         Sentiment { positive_probability: p, positive: p >= 0.5 }
     }
 

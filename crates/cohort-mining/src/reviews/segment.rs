@@ -44,9 +44,10 @@ impl Segmenter {
 
     /// The normalised words of `text`, in order.
     pub fn words(&self, text: &str) -> Vec<String> {
-        let text = text.trim_start_matches('\u{feff}');
+        // Full-width ASCII (ＯＫ, １２３, ！) folded first, so jieba sees words.
+        let text: String = text.trim_start_matches('\u{feff}').chars().map(half_width).collect();
         let mut words = Vec::new();
-        for token in self.jieba.cut(text, true) {
+        for token in self.jieba.cut(&text, true) {
             if let Some(word) = normalise(token.word) {
                 words.push(word);
             }
@@ -60,13 +61,6 @@ fn normalise(token: &str) -> Option<String> {
     let mut out = String::with_capacity(token.len());
     let mut meaningful = false;
     for c in token.chars() {
-        let c = match c {
-            '！' => '!',
-            '？' => '?',
-            // Full-width ASCII (ＡＢＣ１２３) to its half-width form.
-            '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
-            _ => c,
-        };
         if c.is_alphanumeric() || c == '!' || c == '?' {
             meaningful = true;
             out.extend(c.to_lowercase());
@@ -75,6 +69,15 @@ fn normalise(token: &str) -> Option<String> {
         }
     }
     meaningful.then_some(out)
+}
+
+/// Full-width ASCII (ＡＢＣ１２３！？) to its half-width form.
+fn half_width(c: char) -> char {
+    match c {
+        '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
 }
 
 fn is_cjk_punctuation(c: char) -> bool {
@@ -110,6 +113,7 @@ mod tests {
         assert!(words.iter().all(|w| w != "，" && !w.is_empty()), "{words:?}");
         assert!(words.contains(&"!".to_string()) || words.contains(&"!!".to_string()), "{words:?}");
         assert!(words.contains(&"ok".to_string()), "{words:?}");
+        assert_eq!(s.words("ＯＫ，１２３"), vec!["ok", "123"]);
     }
 
     #[test]
