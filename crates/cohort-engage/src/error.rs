@@ -58,13 +58,13 @@ pub enum EngageError {
 impl EngageError {
     /// Whether the caller caused it (bad input) rather than an internal fault.
     pub fn is_user_error(&self) -> bool {
-        match self {
+        matches!(
+            self,
             EngageError::InvalidInput { .. }
-            | EngageError::MissingVariable { .. }
-            | EngageError::ChannelNotConfigured(_)
-            | EngageError::Unknown { .. } => true,
-            _ => false,
-        }
+                | EngageError::MissingVariable { .. }
+                | EngageError::ChannelNotConfigured(_)
+                | EngageError::Unknown { .. }
+        )
     }
 
     pub(crate) fn invalid(what: &'static str, value: impl Into<String>, reason: impl Into<String>) -> Self {

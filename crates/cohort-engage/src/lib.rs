@@ -2,9 +2,11 @@
 //! ([`channel`], [`outbox`]) that obeys the contact rules ([`policy`]:
 //! frequency caps, quiet hours, unsubscribes), and experiments with
 //! deterministic bucketing, holdouts and the statistics that judge them
-//! ([`experiment`]). Engine code only: no HTTP server; webhooks are sent
+//! ([`experiment`]), and campaigns launched through the outbox with a
+//! control group and measured against it ([`campaign`]). Engine code only: no HTTP server; webhooks are sent
 //! with an HTTP client. See `docs/engage.md`.
 
+pub mod campaign;
 pub mod channel;
 pub mod clock;
 mod db;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::EngageError;
 
-pub use template::{sms_segments, Rendered, Template, Vars};
+pub use template::{sms_segments, Rendered, Template, TemplateSpec, Vars};
 pub use webhook::{sign, verify_signature, WebhookConfig, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// A way to reach a person.

@@ -277,8 +277,8 @@ mod tests {
             }
         }
         // 5% held out (1 000 ± 31), and 10% of the rest in control (1 900 ± 41).
-        assert!((held as i32 - 1000).abs() < 120, "{held}");
-        assert!((control as i32 - 1900).abs() < 160, "{control}");
+        assert!((held - 1000i32).abs() < 120, "{held}");
+        assert!((control - 1900i32).abs() < 160, "{control}");
     }
 
     #[test]

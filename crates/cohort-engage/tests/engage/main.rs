@@ -2,6 +2,7 @@
 //! receiver started by the test, experiments' statistics against reference
 //! values and by simulation.
 
+mod campaign;
 mod common;
 mod outbox;
 mod stats;

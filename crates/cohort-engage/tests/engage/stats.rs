@@ -150,6 +150,7 @@ fn aa_tests_hold_the_false_positive_rate_near_alpha() {
         }
     }
     let (z_rate, t_rate) = (z_hits as f64 / runs as f64, t_hits as f64 / runs as f64);
+    println!("A/A false-positive rate at alpha 0.05: z-test {z_rate}, Welch {t_rate} ({runs} runs each)");
     // 0.05 ± 3 binomial sd (0.0049) = [0.035, 0.065]; lognormal skew pushes
     // Welch slightly up, so it gets [0.035, 0.08].
     assert!((0.035..=0.065).contains(&z_rate), "z-test A/A false-positive rate {z_rate}");
@@ -178,6 +179,7 @@ fn peeking_inflates_fixed_tests_but_not_the_sequential_test() {
         seq += u32::from(av.rejects(0.05));
     }
     let (naive_rate, seq_rate) = (naive as f64 / runs as f64, seq as f64 / runs as f64);
+    println!("A/A with 20 looks: fixed z-test rejects {naive_rate}, mSPRT {seq_rate} ({runs} runs)");
     assert!(naive_rate > 0.12, "peeking 20 times should inflate the fixed test: {naive_rate}");
     assert!(seq_rate <= 0.05, "the anytime-valid test must stay under alpha: {seq_rate}");
 }
