@@ -3,10 +3,10 @@
 //! result. A repeated key returns the stored result; a repeated key with a
 //! different request is refused naming the key.
 
+use crate::sql::{self, Conn};
 use chrono::{DateTime, Utc};
 use cohort_model::{Money, OrderId, ShopTime, UserId};
 use serde::{Deserialize, Serialize};
-use sqlx::AnyConnection;
 
 use crate::coupons::{self, Checkout, CheckoutQuote, Coupon, CouponId, CouponTemplate, OrderCoupons, TemplateId};
 use crate::ledger::{self, MemberRow, NewOp};
@@ -119,7 +119,7 @@ impl Command {
 
 /// Runs one command in the caller's transaction (a savepoint in a batch).
 pub(crate) async fn execute(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     key: Option<&IdempotencyKey>,
     cmd: &Command,
@@ -175,7 +175,7 @@ fn member_for<'m>(members: &'m mut [MemberRow], user: &UserId) -> Result<&'m mut
 }
 
 async fn run(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     members: &mut [MemberRow],
     op_id: i64,
@@ -213,7 +213,7 @@ async fn run(
     })
 }
 
-async fn maintenance(conn: &mut AnyConnection, env: &Env<'_>, cmd: &Command) -> Result<Reply> {
+async fn maintenance(conn: &mut Conn<'_>, env: &Env<'_>, cmd: &Command) -> Result<Reply> {
     match cmd {
         Command::CreateTemplate { template } => {
             Ok(Reply::TemplateCreated(coupons::store::create_template(conn, env, template).await?))
@@ -235,9 +235,8 @@ async fn maintenance(conn: &mut AnyConnection, env: &Env<'_>, cmd: &Command) -> 
     }
 }
 
-async fn expire_points(conn: &mut AnyConnection, env: &Env<'_>, limit: i64) -> Result<Reply> {
-    use sqlx::Row;
-    let rows = sqlx::query(
+async fn expire_points(conn: &mut Conn<'_>, env: &Env<'_>, limit: i64) -> Result<Reply> {
+    let rows = sql::query(
         "SELECT DISTINCT user_id FROM loyalty_lots WHERE remaining > 0 AND expires_at_us <= $1 ORDER BY user_id LIMIT $2",
     )
     .bind(env.now_us)

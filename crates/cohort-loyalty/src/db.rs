@@ -3,12 +3,14 @@
 //! migrations, and the SQLite settings that make an acknowledged commit
 //! durable (WAL, `synchronous=FULL`, a busy timeout).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::AnyConnection;
 use sqlx::{AnyPool, Connection, Executor};
 
@@ -63,6 +65,16 @@ fn redact(url: &str) -> String {
 /// The connection string of a SQLite file (created if missing).
 pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// The file a `sqlite:` connection string names; `None` for other backends
+/// and in-memory databases (which only sqlx's own connections share).
+pub(crate) fn sqlite_file(url: &str) -> Result<Option<PathBuf>, LoyaltyError> {
+    if Backend::from_url(url)? != Backend::Sqlite || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let options = SqliteConnectOptions::from_str(url)?;
+    Ok(Some(options.get_filename().to_path_buf()))
 }
 
 /// Opens a pool on `url` and applies the migrations of its backend.

@@ -5,9 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::sql::{self, Conn};
 use cohort_model::UserId;
-use sqlx::AnyConnection;
-use sqlx::Row;
 
 use crate::db::{self};
 use crate::{Account, IdempotencyKey, LoyaltyError, MemberTier, Points};
@@ -31,8 +30,8 @@ pub(crate) struct MemberRow {
 /// Creates the member if new and takes its row lock (PostgreSQL) by always
 /// updating it; returns the row. Every operation locks its members first, in
 /// id order, so operations on one member are serialised on every backend.
-pub(crate) async fn lock_member(conn: &mut AnyConnection, user: &UserId, now_us: i64) -> Result<MemberRow> {
-    let row = sqlx::query(
+pub(crate) async fn lock_member(conn: &mut Conn<'_>, user: &UserId, now_us: i64) -> Result<MemberRow> {
+    let row = sql::query(
         "INSERT INTO loyalty_members (user_id, tier, tier_since_us, created_at_us) VALUES ($1, 'normal', $2, $2) \
          ON CONFLICT (user_id) DO UPDATE SET version = loyalty_members.version + 1 \
          RETURNING available, debt, tier, tier_since_us, review_at_us, grace_until_us, next_expiry_us",
@@ -64,8 +63,8 @@ pub(crate) struct NewOp<'a> {
 }
 
 /// Records a new operation; `None` if the key is already taken.
-pub(crate) async fn insert_op(conn: &mut AnyConnection, op: &NewOp<'_>) -> Result<Option<i64>> {
-    let row = sqlx::query(
+pub(crate) async fn insert_op(conn: &mut Conn<'_>, op: &NewOp<'_>) -> Result<Option<i64>> {
+    let row = sql::query(
         "INSERT INTO loyalty_ops (idem_key, kind, user_id, day, at_us, payload) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (idem_key) DO NOTHING RETURNING id",
     )
@@ -84,8 +83,8 @@ pub(crate) async fn insert_op(conn: &mut AnyConnection, op: &NewOp<'_>) -> Resul
 }
 
 /// The payload and stored result of an earlier operation with this key.
-pub(crate) async fn existing_op(conn: &mut AnyConnection, key: &IdempotencyKey) -> Result<(String, String)> {
-    let row = sqlx::query("SELECT payload, result FROM loyalty_ops WHERE idem_key = $1")
+pub(crate) async fn existing_op(conn: &mut Conn<'_>, key: &IdempotencyKey) -> Result<(String, String)> {
+    let row = sql::query("SELECT payload, result FROM loyalty_ops WHERE idem_key = $1")
         .bind(key.as_str())
         .fetch_one(conn)
         .await?;
@@ -93,8 +92,8 @@ pub(crate) async fn existing_op(conn: &mut AnyConnection, key: &IdempotencyKey) 
 }
 
 /// Stores an operation's result (and the points it awarded, for daily caps).
-pub(crate) async fn finish_op(conn: &mut AnyConnection, op_id: i64, points: i64, result: &str) -> Result<()> {
-    sqlx::query("UPDATE loyalty_ops SET points = $1, result = $2 WHERE id = $3")
+pub(crate) async fn finish_op(conn: &mut Conn<'_>, op_id: i64, points: i64, result: &str) -> Result<()> {
+    sql::query("UPDATE loyalty_ops SET points = $1, result = $2 WHERE id = $3")
         .bind(points)
         .bind(result)
         .bind(op_id)
@@ -141,7 +140,7 @@ impl Posting {
     }
 
     /// Writes the entries and applies the member balance changes.
-    pub async fn write(self, conn: &mut AnyConnection, op_id: i64) -> Result<()> {
+    pub async fn write(self, conn: &mut Conn<'_>, op_id: i64) -> Result<()> {
         debug_assert_eq!(self.entries.iter().map(|e| e.1).sum::<i64>(), 0);
         for chunk in self.entries.chunks(100) {
             let mut sql = String::from("INSERT INTO loyalty_entries (op_id, account, amount) VALUES ");
@@ -151,7 +150,7 @@ impl Posting {
                 }
                 sql.push_str(&format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3));
             }
-            let mut q = sqlx::query(&sql).bind(op_id);
+            let mut q = sql::query(&sql).bind(op_id);
             for (account, amount) in chunk {
                 q = q.bind(account.as_str()).bind(*amount);
             }
@@ -167,7 +166,7 @@ impl Posting {
                      WHERE user_id = $3"
                 }
             };
-            let mut q = sqlx::query(sql).bind(available).bind(debt).bind(user.as_str());
+            let mut q = sql::query(sql).bind(available).bind(debt).bind(user.as_str());
             if let Some(next) = next_expiry {
                 q = q.bind(next);
             }
@@ -187,11 +186,11 @@ pub(crate) struct Taken {
 /// Takes `points` from the member's open lots, first-expiring-first (ties
 /// by lot id), recording each move. The caller has already expired due lots
 /// and checked the balance, so running short is corruption.
-pub(crate) async fn take_fifo(conn: &mut AnyConnection, user: &UserId, op_id: i64, points: i64) -> Result<Vec<Taken>> {
+pub(crate) async fn take_fifo(conn: &mut Conn<'_>, user: &UserId, op_id: i64, points: i64) -> Result<Vec<Taken>> {
     let mut left = points;
     let mut taken = Vec::new();
     while left > 0 {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT id, remaining, expires_at_us FROM loyalty_lots WHERE user_id = $1 AND remaining > 0 \
              ORDER BY expires_at_us, id LIMIT 32",
         )
@@ -218,8 +217,8 @@ pub(crate) async fn take_fifo(conn: &mut AnyConnection, user: &UserId, op_id: i6
 }
 
 /// Takes `points` from one lot and records the move.
-pub(crate) async fn take_from_lot(conn: &mut AnyConnection, op_id: i64, lot_id: i64, points: i64) -> Result<()> {
-    let done = sqlx::query("UPDATE loyalty_lots SET remaining = remaining - $1 WHERE id = $2 AND remaining >= $1")
+pub(crate) async fn take_from_lot(conn: &mut Conn<'_>, op_id: i64, lot_id: i64, points: i64) -> Result<()> {
+    let done = sql::query("UPDATE loyalty_lots SET remaining = remaining - $1 WHERE id = $2 AND remaining >= $1")
         .bind(points)
         .bind(lot_id)
         .execute(&mut *conn)
@@ -227,7 +226,7 @@ pub(crate) async fn take_from_lot(conn: &mut AnyConnection, op_id: i64, lot_id: 
     if done.rows_affected() != 1 {
         return Err(LoyaltyError::corrupt(format!("lot {lot_id} has fewer than {points} points left")));
     }
-    sqlx::query("INSERT INTO loyalty_lot_moves (op_id, lot_id, points) VALUES ($1, $2, $3)")
+    sql::query("INSERT INTO loyalty_lot_moves (op_id, lot_id, points) VALUES ($1, $2, $3)")
         .bind(op_id)
         .bind(lot_id)
         .bind(points)
@@ -238,13 +237,13 @@ pub(crate) async fn take_from_lot(conn: &mut AnyConnection, op_id: i64, lot_id: 
 
 /// Opens a lot of freshly credited points.
 pub(crate) async fn open_lot(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     user: &UserId,
     op_id: i64,
     points: i64,
     expires_at_us: i64,
 ) -> Result<()> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO loyalty_lots (user_id, op_id, points, remaining, expires_at_us) VALUES ($1, $2, $3, $3, $4)",
     )
     .bind(user.as_str())
@@ -260,7 +259,7 @@ pub(crate) async fn open_lot(
 /// becomes spendable in lots with the given expiries (in order). Returns
 /// `(repaid, made_available)`. `member` is updated in memory.
 pub(crate) async fn credit(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     posting: &mut Posting,
     member: &mut MemberRow,
     op_id: i64,
@@ -292,7 +291,7 @@ pub(crate) async fn credit(
 /// into debt if `allow_debt`; otherwise refuses when short. Returns
 /// `(from_available, into_debt, taken lots)`.
 pub(crate) async fn debit(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     posting: &mut Posting,
     member: &mut MemberRow,
     op_id: i64,
@@ -320,16 +319,11 @@ pub(crate) async fn debit(
 /// Expires the member's lots that are due at `now_us` as one `expire`
 /// operation (keyed by the first lot, which can expire only once), if the
 /// member's next expiry says any may be due. Returns the points expired.
-pub(crate) async fn expire_due_lots(
-    conn: &mut AnyConnection,
-    member: &mut MemberRow,
-    now_us: i64,
-    day: i64,
-) -> Result<i64> {
+pub(crate) async fn expire_due_lots(conn: &mut Conn<'_>, member: &mut MemberRow, now_us: i64, day: i64) -> Result<i64> {
     if member.next_expiry_us.is_none_or(|next| next > now_us) {
         return Ok(0);
     }
-    let rows = sqlx::query(
+    let rows = sql::query(
         "SELECT id, remaining FROM loyalty_lots WHERE user_id = $1 AND remaining > 0 AND expires_at_us <= $2 \
          ORDER BY expires_at_us, id",
     )
@@ -364,8 +358,8 @@ pub(crate) async fn expire_due_lots(
 }
 
 /// Recomputes the member's next expiry from their open lots.
-async fn refresh_next_expiry(conn: &mut AnyConnection, member: &mut MemberRow) -> Result<()> {
-    let row = sqlx::query(
+async fn refresh_next_expiry(conn: &mut Conn<'_>, member: &mut MemberRow) -> Result<()> {
+    let row = sql::query(
         "UPDATE loyalty_members SET next_expiry_us = (SELECT MIN(expires_at_us) FROM loyalty_lots \
          WHERE user_id = $1 AND remaining > 0) WHERE user_id = $1 RETURNING next_expiry_us",
     )

@@ -16,9 +16,11 @@
 //!   caches that [`Loyalty::verify`] recomputes and checks
 //!   (`cohort points verify`).
 //!
-//! The same code runs on SQLite (embedded default) and PostgreSQL: the store
-//! goes through `sqlx::Any` with portable SQL, and only the migrations differ
-//! per backend. See `docs/loyalty.md` for the design and the rules.
+//! The same code runs on SQLite (embedded default) and PostgreSQL: every
+//! statement is portable SQL run through one query layer (`sql`), on
+//! `sqlx::Any` or, for the SQLite writer, an in-thread rusqlite connection;
+//! only the migrations differ per backend. See `docs/loyalty.md` for the
+//! design and the rules.
 
 mod command;
 mod config;
@@ -29,6 +31,7 @@ mod ledger;
 mod points;
 mod reports;
 mod service;
+mod sql;
 mod tiers;
 mod types;
 mod verify;

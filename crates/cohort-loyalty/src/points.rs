@@ -4,11 +4,10 @@
 //! redeemed), and transfers. Each writes balanced postings through
 //! [`crate::ledger`].
 
+use crate::sql::{self, Conn};
 use chrono::{DateTime, Utc};
 use cohort_model::{Money, OrderId, UserId};
 use serde::{Deserialize, Serialize};
-use sqlx::AnyConnection;
-use sqlx::Row;
 
 use crate::command::Env;
 use crate::ledger::{self, MemberRow, Posting, Taken};
@@ -176,8 +175,8 @@ struct OrderRow {
     growth_reversed: i64,
 }
 
-async fn load_order(conn: &mut AnyConnection, order: &OrderId) -> Result<Option<OrderRow>> {
-    let row = sqlx::query(
+async fn load_order(conn: &mut Conn<'_>, order: &OrderId) -> Result<Option<OrderRow>> {
+    let row = sql::query(
         "SELECT user_id, amount_fen, paid_fen, paid_at_us, earned_points, growth, redeemed_points, refunded_fen, \
          clawed_points, restored_points, growth_reversed FROM loyalty_orders WHERE order_id = $1",
     )
@@ -214,7 +213,7 @@ fn check_owner(row: &OrderRow, order: &OrderId, user: &UserId) -> Result<()> {
 /// Points and growth for an activity; returns the receipt and the points
 /// to count against the daily cap.
 pub(crate) async fn earn(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     member: &mut MemberRow,
     op_id: i64,
@@ -235,7 +234,7 @@ pub(crate) async fn earn(
             // One statement: a new order, or an order points were redeemed on,
             // becomes paid; an order already paid or of another member is not
             // touched (and returns no row).
-            let stored = sqlx::query(
+            let stored = sql::query(
                 "INSERT INTO loyalty_orders (order_id, user_id, amount_fen, paid_fen, paid_at_us, earned_points, growth) \
                  VALUES ($1, $2, $3, $3, $4, $5, $6) ON CONFLICT (order_id) DO UPDATE SET paid_fen = excluded.paid_fen, \
                  paid_at_us = excluded.paid_at_us, earned_points = excluded.earned_points, growth = excluded.growth \
@@ -286,14 +285,14 @@ pub(crate) async fn earn(
 }
 
 async fn capped_award(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     member: &MemberRow,
     activity: &Activity,
     rule: EarnRule,
     growth: i64,
 ) -> Result<(i64, i64, bool)> {
-    let today: i64 = sqlx::query(
+    let today: i64 = sql::query(
         "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM loyalty_ops WHERE user_id = $1 AND kind = $2 AND day = $3",
     )
     .bind(member.user.as_str())
@@ -309,7 +308,7 @@ async fn capped_award(
 
 /// Spends points on an order or an exchange.
 pub(crate) async fn redeem(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     member: &mut MemberRow,
     op_id: i64,
@@ -353,7 +352,7 @@ pub(crate) async fn redeem(
                 percent,
             });
         }
-        sqlx::query(
+        sql::query(
             "INSERT INTO loyalty_orders (order_id, user_id, amount_fen, redeemed_points) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (order_id) DO UPDATE SET redeemed_points = loyalty_orders.redeemed_points + excluded.redeemed_points",
         )
@@ -381,7 +380,7 @@ pub(crate) async fn redeem(
 /// back, and the same share of its growth removed. Shares are cumulative, so
 /// refunds in parts add up exactly to a full refund.
 pub(crate) async fn refund(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     member: &mut MemberRow,
     op_id: i64,
@@ -434,7 +433,7 @@ pub(crate) async fn refund(
     )
     .await?;
     posting.write(conn, op_id).await?;
-    sqlx::query(
+    sql::query(
         "UPDATE loyalty_orders SET refunded_fen = $1, clawed_points = clawed_points + $2, \
          restored_points = restored_points + $3, growth_reversed = growth_reversed + $4 WHERE order_id = $5",
     )
@@ -461,7 +460,7 @@ pub(crate) async fn refund(
 /// Moves points between members; the receiver's lots keep the sender's
 /// expiry dates.
 pub(crate) async fn transfer(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     from: &mut MemberRow,
     to: &mut MemberRow,
@@ -489,15 +488,15 @@ pub(crate) async fn transfer(
 }
 
 /// A member's balance, read outside the writer.
-pub(crate) async fn balance(conn: &mut AnyConnection, user: &UserId, now_us: i64) -> Result<PointsBalance> {
-    let owed: i64 = sqlx::query("SELECT debt FROM loyalty_members WHERE user_id = $1")
+pub(crate) async fn balance(conn: &mut Conn<'_>, user: &UserId, now_us: i64) -> Result<PointsBalance> {
+    let owed: i64 = sql::query("SELECT debt FROM loyalty_members WHERE user_id = $1")
         .bind(user.as_str())
         .fetch_optional(&mut *conn)
         .await?
         .map(|r| r.try_get::<i64, _>(0))
         .transpose()?
         .map_or(0, |d| -d);
-    let available: i64 = sqlx::query(
+    let available: i64 = sql::query(
         "SELECT CAST(COALESCE(SUM(remaining), 0) AS BIGINT) FROM loyalty_lots \
          WHERE user_id = $1 AND remaining > 0 AND expires_at_us > $2",
     )
@@ -506,7 +505,7 @@ pub(crate) async fn balance(conn: &mut AnyConnection, user: &UserId, now_us: i64
     .fetch_one(&mut *conn)
     .await?
     .try_get(0)?;
-    let next = sqlx::query(
+    let next = sql::query(
         "SELECT expires_at_us, CAST(SUM(remaining) AS BIGINT) FROM loyalty_lots \
          WHERE user_id = $1 AND remaining > 0 AND expires_at_us > $2 AND expires_at_us < $3 \
          GROUP BY expires_at_us ORDER BY expires_at_us LIMIT 1",

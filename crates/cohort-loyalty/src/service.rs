@@ -16,6 +16,7 @@ use crate::coupons::{self, Checkout, CheckoutQuote, Coupon, CouponId, CouponTemp
 use crate::db::{self, Backend};
 use crate::points::{self, Activity, ActivityReceipt, PointsBalance, RedeemReceipt, Redemption, RefundReceipt};
 use crate::reports::{self, CouponReport, PointsUsage};
+use crate::sql::Conn;
 use crate::tiers::{self, Membership, TierChange, TierReview};
 use crate::verify::{self, VerifyReport};
 use crate::writer::{self, Job, Shared};
@@ -91,7 +92,11 @@ impl Loyalty {
         let connections = options.max_connections.unwrap_or(writers as u32 + 8).max(writers as u32 + 1);
         let (pool, backend) = db::connect(url, connections).await?;
         let shared = Arc::new(Shared { pool, backend, config, shop, clock });
-        let (queue, writers) = writer::spawn(Arc::clone(&shared), writers, max_batch);
+        let (queue, writers) = match db::sqlite_file(url)? {
+            // SQLite files get the in-thread writer (one writer anyway).
+            Some(path) => writer::sqlite::spawn(Arc::clone(&shared), writer::sqlite::open(&path)?, max_batch),
+            None => writer::spawn(Arc::clone(&shared), writers, max_batch),
+        };
         Ok(Loyalty { shared, queue, writers })
     }
 
@@ -190,7 +195,7 @@ impl Loyalty {
     /// A member's spendable points, debt and next expiry, as of now.
     pub async fn balance(&self, user: &UserId) -> Result<PointsBalance> {
         let mut conn = self.shared.pool.acquire().await?;
-        points::balance(&mut conn, user, db::to_us(self.shared.clock.now())).await
+        points::balance(&mut Conn::Any(&mut conn), user, db::to_us(self.shared.clock.now())).await
     }
 
     /// A member's ledger entries, oldest first.
@@ -222,13 +227,13 @@ impl Loyalty {
     /// A member's tier, review-period growth, next tier and benefits.
     pub async fn membership(&self, user: &UserId) -> Result<Membership> {
         let mut conn = self.shared.pool.acquire().await?;
-        tiers::membership(&mut conn, &self.env(), user).await
+        tiers::membership(&mut Conn::Any(&mut conn), &self.env(), user).await
     }
 
     /// A member's tier changes, oldest first.
     pub async fn tier_history(&self, user: &UserId) -> Result<Vec<TierChange>> {
         let mut conn = self.shared.pool.acquire().await?;
-        tiers::history(&mut conn, user).await
+        tiers::history(&mut Conn::Any(&mut conn), user).await
     }
 
     /// Reviews up to `limit` members whose review or grace period ended
@@ -260,7 +265,7 @@ impl Loyalty {
     /// Prices coupons on a checkout without locking them.
     pub async fn quote(&self, user: &UserId, checkout: &Checkout, coupons: &[CouponId]) -> Result<CheckoutQuote> {
         let mut conn = self.shared.pool.acquire().await?;
-        coupons::store::evaluate(&mut conn, &self.env(), user, checkout, coupons).await
+        coupons::store::evaluate(&mut Conn::Any(&mut conn), &self.env(), user, checkout, coupons).await
     }
 
     /// Locks compatible coupons on an order at checkout (at most one goods
@@ -296,7 +301,7 @@ impl Loyalty {
     /// A member's coupons, newest first.
     pub async fn coupons(&self, user: &UserId) -> Result<Vec<Coupon>> {
         let mut conn = self.shared.pool.acquire().await?;
-        coupons::store::list(&mut conn, user, db::to_us(self.shared.clock.now())).await
+        coupons::store::list(&mut Conn::Any(&mut conn), user, db::to_us(self.shared.clock.now())).await
     }
 
     /// Grants the member's tier its free-shipping coupons for the current

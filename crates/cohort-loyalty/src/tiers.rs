@@ -9,11 +9,10 @@
 //! the growth qualifies for when the grace ends. Every change is recorded in
 //! the tier history.
 
+use crate::sql::{self, Conn};
 use chrono::{DateTime, Days, Utc};
 use cohort_model::UserId;
 use serde::{Deserialize, Serialize};
-use sqlx::AnyConnection;
-use sqlx::Row;
 
 use crate::command::Env;
 use crate::db::{self, from_us, to_us};
@@ -93,9 +92,9 @@ pub struct TierReview {
 }
 
 /// Growth over the review period ending on the current shop-local day.
-pub(crate) async fn window_growth(conn: &mut AnyConnection, env: &Env<'_>, user: &UserId) -> Result<i64> {
+pub(crate) async fn window_growth(conn: &mut Conn<'_>, env: &Env<'_>, user: &UserId) -> Result<i64> {
     let period = i64::from(env.config.tiers.review_period_days);
-    let growth: i64 = sqlx::query(
+    let growth: i64 = sql::query(
         "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM loyalty_growth_days WHERE user_id = $1 AND day > $2",
     )
     .bind(user.as_str())
@@ -115,7 +114,7 @@ fn days_from_now(env: &Env<'_>, days: u32) -> i64 {
 /// Adds growth for today and upgrades at once if it qualifies; growth that
 /// brings a member in grace back to their tier's threshold ends the grace.
 pub(crate) async fn add_growth(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     member: &mut MemberRow,
     op_id: Option<i64>,
@@ -124,7 +123,7 @@ pub(crate) async fn add_growth(
     if amount == 0 {
         return Ok(None);
     }
-    sqlx::query(
+    sql::query(
         "INSERT INTO loyalty_growth_days (user_id, day, amount) VALUES ($1, $2, $3) \
          ON CONFLICT (user_id, day) DO UPDATE SET amount = loyalty_growth_days.amount + excluded.amount",
     )
@@ -150,8 +149,8 @@ pub(crate) async fn add_growth(
     Ok(None)
 }
 
-async fn store_review(conn: &mut AnyConnection, member: &MemberRow) -> Result<()> {
-    sqlx::query(
+async fn store_review(conn: &mut Conn<'_>, member: &MemberRow) -> Result<()> {
+    sql::query(
         "UPDATE loyalty_members SET tier = $1, tier_since_us = $2, review_at_us = $3, grace_until_us = $4 \
          WHERE user_id = $5",
     )
@@ -166,7 +165,7 @@ async fn store_review(conn: &mut AnyConnection, member: &MemberRow) -> Result<()
 }
 
 async fn change_tier(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     member: &mut MemberRow,
     op_id: Option<i64>,
@@ -180,7 +179,7 @@ async fn change_tier(
     member.grace_until_us = None;
     member.review_at_us = (to != MemberTier::Normal).then(|| days_from_now(env, env.config.tiers.review_period_days));
     store_review(conn, member).await?;
-    sqlx::query(
+    sql::query(
         "INSERT INTO loyalty_tier_history (user_id, from_tier, to_tier, reason, growth, at_us, op_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -197,8 +196,8 @@ async fn change_tier(
 }
 
 /// Reviews up to `limit` members whose review date or grace end has passed.
-pub(crate) async fn review(conn: &mut AnyConnection, env: &Env<'_>, limit: i64) -> Result<(TierReview, bool)> {
-    let rows = sqlx::query(
+pub(crate) async fn review(conn: &mut Conn<'_>, env: &Env<'_>, limit: i64) -> Result<(TierReview, bool)> {
+    let rows = sql::query(
         "SELECT user_id FROM loyalty_members WHERE (review_at_us <= $1 AND grace_until_us IS NULL) \
          OR grace_until_us <= $1 ORDER BY user_id LIMIT $2",
     )
@@ -236,9 +235,9 @@ pub(crate) async fn review(conn: &mut AnyConnection, env: &Env<'_>, limit: i64) 
 }
 
 /// A member's standing, read outside the writer.
-pub(crate) async fn membership(conn: &mut AnyConnection, env: &Env<'_>, user: &UserId) -> Result<Membership> {
+pub(crate) async fn membership(conn: &mut Conn<'_>, env: &Env<'_>, user: &UserId) -> Result<Membership> {
     let row =
-        sqlx::query("SELECT tier, tier_since_us, review_at_us, grace_until_us FROM loyalty_members WHERE user_id = $1")
+        sql::query("SELECT tier, tier_since_us, review_at_us, grace_until_us FROM loyalty_members WHERE user_id = $1")
             .bind(user.as_str())
             .fetch_optional(&mut *conn)
             .await?;
@@ -267,8 +266,8 @@ pub(crate) async fn membership(conn: &mut AnyConnection, env: &Env<'_>, user: &U
 }
 
 /// A member's tier history, oldest first.
-pub(crate) async fn history(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<TierChange>> {
-    let rows = sqlx::query(
+pub(crate) async fn history(conn: &mut Conn<'_>, user: &UserId) -> Result<Vec<TierChange>> {
+    let rows = sql::query(
         "SELECT from_tier, to_tier, reason, growth, at_us FROM loyalty_tier_history WHERE user_id = $1 ORDER BY id",
     )
     .bind(user.as_str())

@@ -8,9 +8,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::Days;
 use cohort_model::{Money, OrderId, UserId};
-use sqlx::any::AnyRow;
-use sqlx::AnyConnection;
-use sqlx::Row;
 
 use super::{
     discount, Audience, Checkout, CheckoutQuote, Coupon, CouponId, CouponState, CouponTemplate, OrderCoupons,
@@ -19,6 +16,7 @@ use super::{
 use crate::command::Env;
 use crate::db::{from_us, to_us};
 use crate::ledger::MemberRow;
+use crate::sql::{self, Conn, Row};
 use crate::{LoyaltyError, NotApplicable};
 
 type Result<T, E = LoyaltyError> = std::result::Result<T, E>;
@@ -26,7 +24,7 @@ type Result<T, E = LoyaltyError> = std::result::Result<T, E>;
 const COUPON_COLUMNS: &str =
     "id, template_id, user_id, state, order_id, face_fen, discount_fen, issued_at_us, valid_from_us, expires_at_us";
 
-fn coupon_from_row(r: &AnyRow) -> Result<Coupon> {
+fn coupon_from_row(r: &Row) -> Result<Coupon> {
     Ok(Coupon {
         id: CouponId(r.try_get(0)?),
         template: TemplateId::new(r.try_get::<String, _>(1)?).map_err(LoyaltyError::corrupt)?,
@@ -46,10 +44,10 @@ fn not_applicable(coupon: impl ToString, reason: NotApplicable) -> LoyaltyError 
 
 /// Stores a template; the same definition again is a no-op, a different one
 /// under the same id is refused. Returns whether it was new.
-pub(crate) async fn create_template(conn: &mut AnyConnection, env: &Env<'_>, t: &CouponTemplate) -> Result<bool> {
+pub(crate) async fn create_template(conn: &mut Conn<'_>, env: &Env<'_>, t: &CouponTemplate) -> Result<bool> {
     t.validate()?;
     let spec = serde_json::to_string(t)?;
-    let inserted = sqlx::query(
+    let inserted = sql::query(
         "INSERT INTO loyalty_coupon_templates (id, spec, face_fen, quantity_cap, budget_fen, created_at_us) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
     )
@@ -73,8 +71,8 @@ pub(crate) async fn create_template(conn: &mut AnyConnection, env: &Env<'_>, t: 
     Ok(inserted)
 }
 
-pub(crate) async fn load_template(conn: &mut AnyConnection, id: &TemplateId) -> Result<CouponTemplate> {
-    let row = sqlx::query("SELECT spec FROM loyalty_coupon_templates WHERE id = $1")
+pub(crate) async fn load_template(conn: &mut Conn<'_>, id: &TemplateId) -> Result<CouponTemplate> {
+    let row = sql::query("SELECT spec FROM loyalty_coupon_templates WHERE id = $1")
         .bind(id.as_str())
         .fetch_optional(conn)
         .await?
@@ -83,9 +81,9 @@ pub(crate) async fn load_template(conn: &mut AnyConnection, id: &TemplateId) -> 
 }
 
 /// Whether the member has a paid order other than `except`.
-async fn has_ordered(conn: &mut AnyConnection, user: &UserId, except: Option<&OrderId>) -> Result<bool> {
+async fn has_ordered(conn: &mut Conn<'_>, user: &UserId, except: Option<&OrderId>) -> Result<bool> {
     let except = except.map_or("", |o| o.as_str());
-    let n: i64 = sqlx::query(
+    let n: i64 = sql::query(
         "SELECT (SELECT COUNT(*) FROM loyalty_orders WHERE user_id = $1 AND paid_at_us IS NOT NULL AND order_id <> $2) \
          + (SELECT COUNT(*) FROM loyalty_coupon_orders WHERE user_id = $1 AND state = 'redeemed' AND order_id <> $2)",
     )
@@ -98,7 +96,7 @@ async fn has_ordered(conn: &mut AnyConnection, user: &UserId, except: Option<&Or
 }
 
 async fn record_event(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     coupon: CouponId,
     op_id: Option<i64>,
     from: Option<&str>,
@@ -106,7 +104,7 @@ async fn record_event(
     order: Option<&OrderId>,
     at_us: i64,
 ) -> Result<()> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO loyalty_coupon_events (coupon_id, op_id, from_state, to_state, order_id, at_us) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -123,7 +121,7 @@ async fn record_event(
 
 /// Issues one coupon of a template to a member.
 pub(crate) async fn issue(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     member: &MemberRow,
     op_id: i64,
@@ -159,7 +157,7 @@ pub(crate) async fn issue(
     if expires_at <= env.now {
         return Err(not_applicable(template_id, NotApplicable::Expired { at: expires_at.to_rfc3339() }));
     }
-    let held: i64 = sqlx::query("SELECT COUNT(*) FROM loyalty_coupons WHERE user_id = $1 AND template_id = $2")
+    let held: i64 = sql::query("SELECT COUNT(*) FROM loyalty_coupons WHERE user_id = $1 AND template_id = $2")
         .bind(member.user.as_str())
         .bind(template_id.as_str())
         .fetch_one(&mut *conn)
@@ -173,7 +171,7 @@ pub(crate) async fn issue(
         });
     }
     let face = t.offer.face_value().map_or(0, Money::fen);
-    let took = sqlx::query(
+    let took = sql::query(
         "UPDATE loyalty_coupon_templates SET issued_count = issued_count + 1, reserved_fen = reserved_fen + face_fen \
          WHERE id = $1 AND (quantity_cap IS NULL OR issued_count < quantity_cap) \
          AND (budget_fen IS NULL OR reserved_fen + spent_fen + face_fen <= budget_fen)",
@@ -183,7 +181,7 @@ pub(crate) async fn issue(
     .await?
     .rows_affected();
     if took != 1 {
-        let r = sqlx::query(
+        let r = sql::query(
             "SELECT issued_count, quantity_cap, reserved_fen + spent_fen, budget_fen FROM loyalty_coupon_templates \
              WHERE id = $1",
         )
@@ -201,7 +199,7 @@ pub(crate) async fn issue(
             committed: Money::from_fen(r.try_get(2)?).to_string(),
         });
     }
-    let id: i64 = sqlx::query(
+    let id: i64 = sql::query(
         "INSERT INTO loyalty_coupons (template_id, user_id, state, face_fen, issued_at_us, valid_from_us, \
          expires_at_us, issue_op_id) VALUES ($1, $2, 'available', $3, $4, $5, $6, $7) RETURNING id",
     )
@@ -232,7 +230,7 @@ pub(crate) async fn issue(
 /// Checks that the coupons can be used together on the checkout and prices
 /// them. Reads only.
 pub(crate) async fn evaluate(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     user: &UserId,
     checkout: &Checkout,
@@ -258,7 +256,7 @@ pub(crate) async fn evaluate(
             return Err(not_applicable(id, NotApplicable::Duplicate));
         }
         let sql = format!("SELECT {COUPON_COLUMNS} FROM loyalty_coupons WHERE id = $1");
-        let row = sqlx::query(&sql)
+        let row = sql::query(&sql)
             .bind(id.0)
             .fetch_optional(&mut *conn)
             .await?
@@ -310,14 +308,14 @@ pub(crate) async fn evaluate(
 
 /// Locks coupons on an order at checkout.
 pub(crate) async fn lock(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     member: &MemberRow,
     op_id: i64,
     checkout: &Checkout,
     ids: &[CouponId],
 ) -> Result<CheckoutQuote> {
-    let existing = sqlx::query("SELECT state, user_id FROM loyalty_coupon_orders WHERE order_id = $1")
+    let existing = sql::query("SELECT state, user_id FROM loyalty_coupon_orders WHERE order_id = $1")
         .bind(checkout.order.as_str())
         .fetch_optional(&mut *conn)
         .await?;
@@ -333,7 +331,7 @@ pub(crate) async fn lock(
     }
     let quote = evaluate(conn, env, &member.user, checkout, ids).await?;
     for (id, off) in &quote.discounts {
-        let moved = sqlx::query(
+        let moved = sql::query(
             "UPDATE loyalty_coupons SET state = 'locked', order_id = $1, discount_fen = $2 \
              WHERE id = $3 AND state = 'available'",
         )
@@ -348,7 +346,7 @@ pub(crate) async fn lock(
         }
         record_event(conn, *id, Some(op_id), Some("available"), "locked", Some(&checkout.order), env.now_us).await?;
     }
-    sqlx::query(
+    sql::query(
         "INSERT INTO loyalty_coupon_orders (order_id, user_id, state, goods_fen, shipping_fen, discount_fen, \
          lock_op_id, locked_at_us) VALUES ($1, $2, 'locked', $3, $4, $5, $6, $7) ON CONFLICT (order_id) DO UPDATE \
          SET state = 'locked', goods_fen = excluded.goods_fen, shipping_fen = excluded.shipping_fen, \
@@ -367,8 +365,8 @@ pub(crate) async fn lock(
     Ok(quote)
 }
 
-async fn locked_order(conn: &mut AnyConnection, member: &MemberRow, order: &OrderId) -> Result<()> {
-    let r = sqlx::query("SELECT state, user_id FROM loyalty_coupon_orders WHERE order_id = $1")
+async fn locked_order(conn: &mut Conn<'_>, member: &MemberRow, order: &OrderId) -> Result<()> {
+    let r = sql::query("SELECT state, user_id FROM loyalty_coupon_orders WHERE order_id = $1")
         .bind(order.as_str())
         .fetch_optional(&mut *conn)
         .await?
@@ -391,8 +389,8 @@ async fn locked_order(conn: &mut AnyConnection, member: &MemberRow, order: &Orde
     Ok(())
 }
 
-async fn order_coupons(conn: &mut AnyConnection, order: &OrderId) -> Result<Vec<(i64, String, i64, i64, i64)>> {
-    let rows = sqlx::query(
+async fn order_coupons(conn: &mut Conn<'_>, order: &OrderId) -> Result<Vec<(i64, String, i64, i64, i64)>> {
+    let rows = sql::query(
         "SELECT id, template_id, face_fen, COALESCE(discount_fen, 0), expires_at_us FROM loyalty_coupons \
          WHERE order_id = $1 AND state = 'locked' ORDER BY id",
     )
@@ -404,7 +402,7 @@ async fn order_coupons(conn: &mut AnyConnection, order: &OrderId) -> Result<Vec<
 
 /// Marks an order's locked coupons redeemed (the order was paid).
 pub(crate) async fn redeem(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     member: &MemberRow,
     op_id: i64,
@@ -414,7 +412,7 @@ pub(crate) async fn redeem(
     let mut out = OrderCoupons { order: order.clone(), coupons: Vec::new(), discount: Money::ZERO };
     let mut counters = TemplateCounters::default();
     for (id, template, face, off, _) in order_coupons(conn, order).await? {
-        let moved = sqlx::query(
+        let moved = sql::query(
             "UPDATE loyalty_coupons SET state = 'redeemed', closed_at_us = $1 WHERE id = $2 AND state = 'locked'",
         )
         .bind(env.now_us)
@@ -435,8 +433,8 @@ pub(crate) async fn redeem(
     Ok(out)
 }
 
-async fn close_order(conn: &mut AnyConnection, order: &OrderId, state: &str, at_us: i64) -> Result<()> {
-    sqlx::query("UPDATE loyalty_coupon_orders SET state = $1, closed_at_us = $2 WHERE order_id = $3")
+async fn close_order(conn: &mut Conn<'_>, order: &OrderId, state: &str, at_us: i64) -> Result<()> {
+    sql::query("UPDATE loyalty_coupon_orders SET state = $1, closed_at_us = $2 WHERE order_id = $3")
         .bind(state)
         .bind(at_us)
         .bind(order.as_str())
@@ -448,7 +446,7 @@ async fn close_order(conn: &mut AnyConnection, order: &OrderId, state: &str, at_
 /// Gives an order's locked coupons back (the order was cancelled); coupons
 /// whose validity ended meanwhile become expired.
 pub(crate) async fn release(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     env: &Env<'_>,
     member: &MemberRow,
     op_id: i64,
@@ -460,7 +458,7 @@ pub(crate) async fn release(
     for (id, template, face, off, expires_at_us) in order_coupons(conn, order).await? {
         let expired = expires_at_us <= env.now_us;
         let to = if expired { "expired" } else { "available" };
-        sqlx::query(
+        sql::query(
             "UPDATE loyalty_coupons SET state = $1, order_id = NULL, discount_fen = NULL, closed_at_us = $2 \
              WHERE id = $3 AND state = 'locked'",
         )
@@ -495,9 +493,9 @@ impl TemplateCounters {
         e.1 += spent;
     }
 
-    async fn write(self, conn: &mut AnyConnection) -> Result<()> {
+    async fn write(self, conn: &mut Conn<'_>) -> Result<()> {
         for (template, (face, spent)) in self.0 {
-            sqlx::query(
+            sql::query(
                 "UPDATE loyalty_coupon_templates SET reserved_fen = reserved_fen - $1, spent_fen = spent_fen + $2 \
                  WHERE id = $3",
             )
@@ -513,8 +511,8 @@ impl TemplateCounters {
 
 /// Expires up to `limit` available coupons whose validity has ended.
 /// Returns how many, and whether more are due.
-pub(crate) async fn expire(conn: &mut AnyConnection, env: &Env<'_>, limit: i64) -> Result<(u64, bool)> {
-    let rows = sqlx::query(
+pub(crate) async fn expire(conn: &mut Conn<'_>, env: &Env<'_>, limit: i64) -> Result<(u64, bool)> {
+    let rows = sql::query(
         "SELECT id, template_id, face_fen FROM loyalty_coupons WHERE state = 'available' AND expires_at_us <= $1 \
          ORDER BY expires_at_us, id LIMIT $2",
     )
@@ -527,7 +525,7 @@ pub(crate) async fn expire(conn: &mut AnyConnection, env: &Env<'_>, limit: i64) 
     let mut counters = TemplateCounters::default();
     for r in rows.iter().take(limit as usize) {
         let (id, template, face): (i64, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-        let moved = sqlx::query(
+        let moved = sql::query(
             "UPDATE loyalty_coupons SET state = 'expired', closed_at_us = $1 WHERE id = $2 AND state = 'available'",
         )
         .bind(env.now_us)
@@ -547,9 +545,9 @@ pub(crate) async fn expire(conn: &mut AnyConnection, env: &Env<'_>, limit: i64) 
 
 /// A member's coupons, newest first, with states as stored (an available
 /// coupon past its expiry is reported expired).
-pub(crate) async fn list(conn: &mut AnyConnection, user: &UserId, now_us: i64) -> Result<Vec<Coupon>> {
+pub(crate) async fn list(conn: &mut Conn<'_>, user: &UserId, now_us: i64) -> Result<Vec<Coupon>> {
     let sql = format!("SELECT {COUPON_COLUMNS} FROM loyalty_coupons WHERE user_id = $1 ORDER BY id DESC");
-    let rows = sqlx::query(&sql).bind(user.as_str()).fetch_all(conn).await?;
+    let rows = sql::query(&sql).bind(user.as_str()).fetch_all(conn).await?;
     rows.iter()
         .map(|r| {
             let mut c = coupon_from_row(r)?;

@@ -1,5 +1,6 @@
-//! The writer: every write goes through a small number of writer tasks (one
-//! on SQLite, which has a single writer anyway) that drain the request queue
+//! The writer: every write goes through a small number of writers (on a
+//! SQLite file, one thread with its own connection: [`sqlite`]; here, sqlx
+//! tasks for PostgreSQL and in-memory SQLite) that drain the request queue
 //! in batches and commit each batch as one transaction: group commit. A batch
 //! first runs without savepoints; if a request is refused, the batch is
 //! rolled back and runs again with a savepoint per request, so a refused
@@ -19,7 +20,10 @@ use tokio::task::JoinHandle;
 
 use crate::command::{self, Command, Env, Reply};
 use crate::db::{self, Backend};
+use crate::sql::Conn;
 use crate::{IdempotencyKey, LoyaltyConfig, LoyaltyError};
+
+pub(crate) mod sqlite;
 
 type Result<T, E = LoyaltyError> = std::result::Result<T, E>;
 
@@ -122,7 +126,7 @@ async fn run_batch(shared: &Shared, batch: &[Job], savepoints: bool) -> Result<O
     let mut results = Vec::with_capacity(batch.len());
     if let [job] = batch {
         let env = Env::new(&shared.config, shared.shop, shared.clock.now());
-        return match command::execute(&mut tx, &env, job.key.as_ref(), &job.cmd).await {
+        return match command::execute(&mut Conn::Any(&mut tx), &env, job.key.as_ref(), &job.cmd).await {
             Ok(reply) => {
                 tx.commit().await?;
                 Ok(Some(vec![Ok(reply)]))
@@ -137,7 +141,7 @@ async fn run_batch(shared: &Shared, batch: &[Job], savepoints: bool) -> Result<O
     for job in batch {
         let env = Env::new(&shared.config, shared.shop, shared.clock.now());
         if !savepoints {
-            match command::execute(&mut tx, &env, job.key.as_ref(), &job.cmd).await {
+            match command::execute(&mut Conn::Any(&mut tx), &env, job.key.as_ref(), &job.cmd).await {
                 Ok(reply) => results.push(Ok(reply)),
                 Err(e) if e.is_user_error() => {
                     tx.rollback().await?;
@@ -148,7 +152,7 @@ async fn run_batch(shared: &Shared, batch: &[Job], savepoints: bool) -> Result<O
             continue;
         }
         let mut savepoint = Connection::begin(&mut *tx).await?;
-        match command::execute(&mut savepoint, &env, job.key.as_ref(), &job.cmd).await {
+        match command::execute(&mut Conn::Any(&mut savepoint), &env, job.key.as_ref(), &job.cmd).await {
             Ok(reply) => {
                 savepoint.commit().await?;
                 results.push(Ok(reply));
