@@ -130,7 +130,6 @@ pub fn evaluate(
     progress: &dyn TrainProgress,
 ) -> Result<EvalReport> {
     let cut = opts.cut_off;
-    let in_test = |i: &&Interaction| i.at >= cut && opts.test_end.is_none_or(|end| i.at < end);
     let train_interactions = interactions.iter().filter(|i| i.at < cut).count();
     if train_interactions == 0 {
         return Err(RecommendError::EmptySplit { cut_off: cut.to_rfc3339(), side: "training" });
@@ -139,41 +138,7 @@ pub fn evaluate(
     let model = Recommender::train(interactions, products, config, Some(cut), progress)?;
     let train_seconds = started.elapsed().as_secs_f64();
 
-    let hidden: HashSet<_> = config.hidden.iter().collect();
-    let mut truth: HashMap<&PersonId, HashSet<&cohort_model::ProductId>> = HashMap::new();
-    for i in interactions.iter().filter(in_test) {
-        if i.kind == InteractionKind::Purchase && !hidden.contains(&i.product) {
-            truth.entry(&i.person).or_default().insert(&i.product);
-        }
-    }
-    if truth.is_empty() {
-        return Err(RecommendError::EmptySplit { cut_off: cut.to_rfc3339(), side: "test" });
-    }
-    let mut people: Vec<(&PersonId, u32, HashSet<u32>, usize)> = Vec::new();
-    let mut cold_people = 0;
-    let mut persons: Vec<_> = truth.into_iter().collect();
-    persons.sort_by(|a, b| a.0.cmp(b.0));
-    for (person, bought) in persons {
-        let Some(&u) = model.user_index.get(person) else {
-            cold_people += 1;
-            continue;
-        };
-        let (excluded, _) = model.exclusions(Some(u), cut);
-        let mut known = HashSet::new();
-        let mut unknown = 0;
-        for p in bought {
-            match model.item_index.get(p) {
-                Some(&i) if model.items[i as usize].consumable || !excluded[i as usize] => {
-                    known.insert(i);
-                }
-                Some(_) => {} // a durable bought before: not recommendable, not relevant
-                None => unknown += 1,
-            }
-        }
-        if !known.is_empty() || unknown > 0 {
-            people.push((person, u, known, unknown));
-        }
-    }
+    let (people, cold_people) = test_people(&model, interactions, config, opts)?;
 
     let names = ["popularity_baseline", "co_occurrence", "als", "content", "popularity_category", "hybrid"];
     let mut acc: Vec<Acc> = names.iter().map(|_| Acc::default()).collect();
@@ -218,6 +183,59 @@ pub fn evaluate(
         train_seconds,
         rows,
     })
+}
+
+/// A person scored on the test period: id, model index, relevant items the
+/// model knows, relevant products it never saw (misses for everyone).
+pub(crate) type TestPerson<'a> = (&'a PersonId, u32, HashSet<u32>, usize);
+
+/// The people evaluated on the test period of `opts` and the number of
+/// cold people (see the module docs).
+pub(crate) fn test_people<'a>(
+    model: &Recommender,
+    interactions: &'a [Interaction],
+    config: &RecommendConfig,
+    opts: &EvalOptions,
+) -> Result<(Vec<TestPerson<'a>>, usize)> {
+    let cut = opts.cut_off;
+    let in_test = |i: &&Interaction| i.at >= cut && opts.test_end.is_none_or(|end| i.at < end);
+    let hidden: HashSet<_> = config.hidden.iter().collect();
+    let mut truth: HashMap<&PersonId, HashSet<&cohort_model::ProductId>> = HashMap::new();
+    for i in interactions.iter().filter(in_test) {
+        if i.kind == InteractionKind::Purchase && !hidden.contains(&i.product) {
+            truth.entry(&i.person).or_default().insert(&i.product);
+        }
+    }
+    if truth.is_empty() {
+        return Err(RecommendError::EmptySplit { cut_off: cut.to_rfc3339(), side: "test" });
+    }
+    let mut people: Vec<TestPerson<'a>> = Vec::new();
+    let mut cold_people = 0;
+    let mut persons: Vec<_> = truth.into_iter().collect();
+    persons.sort_by(|a, b| a.0.cmp(b.0));
+    for (person, bought) in persons {
+        let Some(&u) = model.user_index.get(person) else {
+            cold_people += 1;
+            continue;
+        };
+        let (excluded, _) = model.exclusions(Some(u), cut);
+        let mut known = HashSet::new();
+        let mut unknown = 0;
+        for p in bought {
+            match model.item_index.get(p) {
+                Some(&i) if model.items[i as usize].consumable || !excluded[i as usize] => {
+                    known.insert(i);
+                }
+                Some(_) => {} // a durable bought before: not recommendable, not relevant
+                None => unknown += 1,
+            }
+        }
+        if !known.is_empty() || unknown > 0 {
+            people.push((person, u, known, unknown));
+        }
+    }
+
+    Ok((people, cold_people))
 }
 
 fn ids(model: &Recommender, list: &[crate::Recommendation]) -> Vec<u32> {

@@ -14,7 +14,7 @@ use crate::data::{interactions_from_store, Indexed, ItemInfo, UserItem};
 use crate::sources::als::{self, Factors};
 use crate::sources::popular::{self, Popularity};
 use crate::sources::{content, cooccur::CoOccurrence, Neighbours};
-use crate::{Interaction, RecommendConfig, RecommendError, Result, Similarity};
+use crate::{BasketIndex, Interaction, RecommendConfig, RecommendError, Result, Similarity};
 
 /// Version of the model file layout.
 const FORMAT: u32 = 1;
@@ -155,6 +155,37 @@ impl Recommender {
         model.index();
         tracing::info!(people = model.users.len(), items = model.items.len(), "recommender trained");
         Ok(model)
+    }
+
+    /// Replaces the "bought together" lists of `products` with those of
+    /// `index`: the incremental refresh as orders arrive (see
+    /// [`BasketIndex`]), without retraining. Products and neighbours the
+    /// model does not know are skipped (a new product needs a retrain for
+    /// every other source anyway). Returns how many lists were replaced.
+    pub fn refresh_bought_together(&mut self, index: &BasketIndex, products: &[ProductId]) -> usize {
+        let mut lists: Vec<Vec<(u32, f32)>> =
+            (0..self.items.len() as u32).map(|i| self.bought_together.of(i).collect()).collect();
+        let mut replaced = 0;
+        for p in products {
+            let Some(&a) = self.item_index.get(p) else { continue };
+            lists[a as usize] =
+                index.neighbours(p).into_iter().filter_map(|(b, s)| Some((*self.item_index.get(&b)?, s))).collect();
+            replaced += 1;
+        }
+        self.bought_together = Neighbours::from_lists(lists);
+        self.baskets = index.baskets();
+        replaced
+    }
+
+    /// The people the model knows (trained on), in index order.
+    pub fn people(&self) -> &[PersonId] {
+        &self.users
+    }
+
+    /// The "bought together" neighbours of `product`, best first.
+    pub fn bought_together_of(&self, product: &ProductId) -> Vec<(ProductId, f32)> {
+        let Some(&a) = self.item_index.get(product) else { return Vec::new() };
+        self.bought_together.of(a).map(|(b, s)| (self.items[b as usize].id.clone(), s)).collect()
     }
 
     /// Rebuilds the lookups that are not saved.

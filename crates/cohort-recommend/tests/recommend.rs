@@ -307,3 +307,46 @@ fn taobao_prefix_time_split() {
         assert!(ndcg("hybrid") >= ndcg(s), "the hybrid is at least its best source ({s})");
     }
 }
+
+/// A model refreshed through a [`BasketIndex`] with the orders after its
+/// cut-off has exactly the "bought together" lists of a model trained on
+/// everything (the Online Retail check is in the crate's unit tests).
+#[test]
+fn incremental_bought_together_equals_a_full_retrain() {
+    use cohort_recommend::BasketIndex;
+    let (mut v, products) = two_communities();
+    // Later orders: two phone + charger baskets, and an order of tech3 that
+    // gains a line in a later batch.
+    let later = vec![
+        buy("tech1", "phone", 10, "t20"),
+        buy("tech1", "charger", 10, "t20"),
+        buy("tech2", "charger", 11, "t21"),
+        buy("tech2", "case", 11, "t21"),
+        buy("tech3", "bottle", 12, "t22"),
+    ];
+    let late_line = buy("tech3", "case", 12, "t22");
+    v.extend(later.iter().cloned());
+    v.push(late_line.clone());
+    let config = RecommendConfig::default();
+    let full = Recommender::train(&v, &products, &config, None, &NoProgress).unwrap();
+    let mut model = Recommender::train(&v, &products, &config, Some(t0() + Duration::days(9)), &NoProgress).unwrap();
+    assert_eq!(model.bought_together_of(&pid("phone")), [(pid("case"), 1.0)]);
+
+    let mut index = BasketIndex::new(config.neighbours, config.max_items_per_user);
+    index.add_purchases(&v[..v.len() - later.len() - 1], &config.hidden);
+    let refreshed = index.add_purchases(&later, &config.hidden);
+    assert_eq!(model.refresh_bought_together(&index, &refreshed), refreshed.len());
+    let refreshed = index.add_purchases(std::slice::from_ref(&late_line), &config.hidden);
+    assert_eq!(refreshed, [pid("bottle"), pid("case"), pid("charger"), pid("phone")]);
+    model.refresh_bought_together(&index, &refreshed);
+
+    // phone: 21 baskets (20 + t20), case: 22 (20 + t21 + t22):
+    // phone–case 20/√(21·22).
+    let phone = model.bought_together_of(&pid("phone"));
+    assert_eq!(phone, full.bought_together_of(&pid("phone")));
+    assert_eq!(phone[0], (pid("case"), (20.0 / (21.0f64 * 22.0).sqrt()) as f32));
+    for p in &products {
+        assert_eq!(model.bought_together_of(&p.id), full.bought_together_of(&p.id), "{}", p.id);
+    }
+    assert_eq!(index.baskets(), full.summary().baskets);
+}
