@@ -134,7 +134,8 @@ fn per_person_sentiment_from_a_store() {
     txn.commit(1).unwrap();
 
     let people = score_people(&store, &model, &TopicLexicon::builtin(), seg).unwrap();
-    let rows: Vec<(&str, usize, usize, Option<f64>, Option<&str>)> = people
+    type Row<'a> = (&'a str, usize, usize, Option<f64>, Option<&'a str>);
+    let rows: Vec<Row> = people
         .iter()
         .map(|p| (p.person_id.as_str(), p.reviews, p.negative, p.mean_rating, p.top_complaint.as_deref()))
         .collect();

@@ -144,6 +144,9 @@ pub struct SentimentModel {
     index: HashMap<String, u32>,
 }
 
+/// Terms with their weights (negative: towards a bad review).
+pub type TermWeights = Vec<(String, f32)>;
+
 /// A review as sparse, L2-normalised tf-idf weights.
 type SparseVector = Vec<(u32, f32)>;
 
@@ -306,7 +309,7 @@ impl SentimentModel {
     }
 
     /// The terms that push hardest towards negative (first) and positive.
-    pub fn strongest_terms(&self, n: usize) -> (Vec<(String, f32)>, Vec<(String, f32)>) {
+    pub fn strongest_terms(&self, n: usize) -> (TermWeights, TermWeights) {
         let mut ids: Vec<usize> = (0..self.terms.len()).collect();
         ids.sort_by(|&a, &b| self.weights[a].total_cmp(&self.weights[b]).then(a.cmp(&b)));
         let pick = |i: &usize| (self.terms[*i].clone(), self.weights[*i]);

@@ -13,6 +13,10 @@
 /// The sentiment model's file name beside the store.
 pub const MODEL_FILE: &str = "sentiment.model.json.gz";
 
+/// The last complaint-topic report of the store's reviews, beside the store
+/// (written by `cohort reviews topics`, served by `GET /v1/reviews/topics`).
+pub const TOPICS_FILE: &str = "sentiment.topics.json";
+
 /// The labelled corpus inside the data directory (`COHORT_DATA_DIR`).
 pub const CORPUS: &str = "cn_shopping_reviews/online_shopping_10_cats.csv.gz";
 
@@ -23,7 +27,7 @@ mod segment;
 mod topics;
 
 pub use classifier::{
-    CategoryAccuracy, Evaluation, Sentiment, SentimentModel, TrainSettings, TrainingSummary, MODEL_FORMAT,
+    CategoryAccuracy, Evaluation, Sentiment, SentimentModel, TermWeights, TrainSettings, TrainingSummary, MODEL_FORMAT,
 };
 pub use corpus::{read_labelled_reviews, stratified_split, LabelledReview};
 pub use people::{score_people, store_reviews, PersonSentiment};
