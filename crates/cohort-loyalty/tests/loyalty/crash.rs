@@ -18,7 +18,7 @@ use crate::common::{key, order, user, yuan};
 
 const DB_ENV: &str = "COHORT_LOYALTY_CRASH_DB";
 const START_ENV: &str = "COHORT_LOYALTY_CRASH_START";
-const ACKS_BEFORE_KILL: usize = 300;
+const ACKS_BEFORE_KILL: usize = 2_000;
 
 /// The child: writes until killed. A no-op in a normal test run.
 #[test]
