@@ -12,6 +12,7 @@ pub mod clock;
 mod db;
 mod error;
 pub mod experiment;
+pub mod journey;
 pub mod outbox;
 pub mod policy;
 

@@ -131,8 +131,16 @@ impl CampaignSpec {
 
     /// The template variables the offer provides.
     pub fn offer_vars(&self, now: DateTime<Utc>, shop: cohort_model::ShopTime) -> Vars {
+        self.offer.vars(now, shop)
+    }
+}
+
+impl Offer {
+    /// Template variables: `coupon_amount` (yuan, no decimals when whole)
+    /// and `expiry` (`5月8日`, shop date) for a coupon, `points` for a bonus.
+    pub fn vars(&self, now: DateTime<Utc>, shop: cohort_model::ShopTime) -> Vars {
         let mut vars = Vars::new();
-        match &self.offer {
+        match self {
             Offer::None => {}
             Offer::Coupon { face_value, valid_days, .. } => {
                 let fen = face_value.fen();

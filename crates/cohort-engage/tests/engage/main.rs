@@ -4,5 +4,6 @@
 
 mod campaign;
 mod common;
+mod journey;
 mod outbox;
 mod stats;

@@ -1,0 +1,482 @@
+//! Running journeys: events in, steps out. One engine per store (its steps
+//! are serialised by a lock; a second process would need a lease per run,
+//! not built). Every position change is written before the engine moves on,
+//! and every message has the key `journey:{id}:{run}:{step}`, so replaying
+//! an event or a tick after a crash never sends twice.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use cohort_model::PersonId;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use tokio::sync::Mutex;
+
+use super::{same_event, Action, JourneySpec, ReEntry, Trigger};
+use crate::campaign::{Contact, Offer, OfferIssuer};
+use crate::channel::{ChannelKind, Template, Vars};
+use crate::db::{from_us, to_us};
+use crate::outbox::{Enqueued, NewMessage, Outbox};
+use crate::{EngageError, Result};
+
+/// Most steps one run may take without waiting (guards against branch loops).
+const MAX_STEPS_AT_ONCE: usize = 100;
+
+/// An event as journeys see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JourneyEvent {
+    /// Who.
+    pub person: PersonId,
+    /// Event name.
+    pub name: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Properties, usable as template variables and in trigger conditions.
+    pub properties: serde_json::Map<String, serde_json::Value>,
+}
+
+impl JourneyEvent {
+    /// From a stored event (None without a person).
+    pub fn from_event(e: &cohort_model::Event) -> Option<JourneyEvent> {
+        let mut properties = e.properties.clone();
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                properties.entry(k.to_string()).or_insert(serde_json::Value::String(v));
+            }
+        };
+        put("product_id", e.product_id.as_ref().map(|p| p.as_str().to_string()));
+        put("order_id", e.order_id.as_ref().map(|o| o.as_str().to_string()));
+        put("category", e.category.clone());
+        put("coupon", e.coupon.clone());
+        Some(JourneyEvent {
+            person: e.person_id.clone()?,
+            name: e.name.as_str().to_string(),
+            at: e.timestamp,
+            properties,
+        })
+    }
+
+    fn vars(&self) -> Vars {
+        self.properties
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .collect()
+    }
+}
+
+/// Where a person is reached on a channel.
+pub trait Directory: Send + Sync {
+    /// The contact on `channel`, if the person has one.
+    fn contact(&self, person: &PersonId, channel: ChannelKind) -> Option<Contact>;
+}
+
+impl<F: Fn(&PersonId, ChannelKind) -> Option<Contact> + Send + Sync> Directory for F {
+    fn contact(&self, person: &PersonId, channel: ChannelKind) -> Option<Contact> {
+        self(person, channel)
+    }
+}
+
+/// A run's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// In the journey.
+    Active,
+    /// Walked to the end (or an exit step).
+    Completed,
+    /// Reached the goal.
+    Converted,
+    /// Left on an exit event or a timeout.
+    Exited,
+}
+
+impl RunStatus {
+    fn name(self) -> &'static str {
+        match self {
+            RunStatus::Active => "active",
+            RunStatus::Completed => "completed",
+            RunStatus::Converted => "converted",
+            RunStatus::Exited => "exited",
+        }
+    }
+
+    fn parse(s: &str) -> Result<RunStatus> {
+        Ok(match s {
+            "active" => RunStatus::Active,
+            "completed" => RunStatus::Completed,
+            "converted" => RunStatus::Converted,
+            "exited" => RunStatus::Exited,
+            other => return Err(EngageError::corrupt(format!("run status {other:?}"))),
+        })
+    }
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: i64,
+    /// Journey id.
+    pub journey: String,
+    /// Person.
+    pub person_id: String,
+    /// Status.
+    pub status: RunStatus,
+    /// Index of the current step.
+    pub step: usize,
+    /// When the current wait ends.
+    pub wake_at: Option<DateTime<Utc>>,
+    /// Event awaited (empty: none).
+    pub waiting_event: String,
+    /// Variables captured at entry.
+    pub context: Vars,
+    /// Entry time.
+    pub entered_at: DateTime<Utc>,
+    /// End time.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Why it ended (`end`, `exit_step`, `goal:…`, `exit:…`, `timeout:…`).
+    pub end_reason: String,
+}
+
+/// What a tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    /// Runs whose wait was over.
+    pub woken: u64,
+    /// Messages enqueued.
+    pub sent: u64,
+}
+
+/// The journey runner.
+pub struct JourneyEngine {
+    outbox: Outbox,
+    journeys: Vec<JourneySpec>,
+    directory: Arc<dyn Directory>,
+    issuer: Arc<dyn OfferIssuer>,
+    lock: Mutex<()>,
+}
+
+const RUN_COLUMNS: &str = "id, journey, person_id, status, step, wake_at_us, waiting_event, context, entered_at_us, \
+                           ended_at_us, end_reason";
+
+fn run_row(r: &AnyRow) -> Result<RunRecord> {
+    Ok(RunRecord {
+        id: r.try_get(0)?,
+        journey: r.try_get(1)?,
+        person_id: r.try_get(2)?,
+        status: RunStatus::parse(&r.try_get::<String, _>(3)?)?,
+        step: r.try_get::<i64, _>(4)? as usize,
+        wake_at: r.try_get::<Option<i64>, _>(5)?.map(from_us).transpose()?,
+        waiting_event: r.try_get(6)?,
+        context: serde_json::from_str(&r.try_get::<String, _>(7)?).map_err(EngageError::corrupt)?,
+        entered_at: from_us(r.try_get(8)?)?,
+        ended_at: r.try_get::<Option<i64>, _>(9)?.map(from_us).transpose()?,
+        end_reason: r.try_get(10)?,
+    })
+}
+
+impl JourneyEngine {
+    /// An engine over `journeys` (validated, all problems reported at once).
+    pub fn new(
+        outbox: Outbox,
+        journeys: Vec<JourneySpec>,
+        directory: Arc<dyn Directory>,
+        issuer: Arc<dyn OfferIssuer>,
+    ) -> Result<JourneyEngine> {
+        let problems: Vec<String> = journeys.iter().filter_map(|j| j.validate().err()).map(|e| e.to_string()).collect();
+        if !problems.is_empty() {
+            return Err(EngageError::invalid("journeys", "", problems.join(" | ")));
+        }
+        Ok(JourneyEngine { outbox, journeys, directory, issuer, lock: Mutex::new(()) })
+    }
+
+    fn spec(&self, id: &str) -> Result<&JourneySpec> {
+        self.journeys.iter().find(|j| j.id == id).ok_or_else(|| EngageError::Unknown { what: "journey", id: id.into() })
+    }
+
+    /// Handles one event: ends runs whose goal or exit event it is, moves
+    /// runs waiting for it, records it for branches, and enters the person
+    /// into journeys it triggers. Returns the ids of the runs entered.
+    pub async fn on_event(&self, event: &JourneyEvent) -> Result<Vec<i64>> {
+        let _guard = self.lock.lock().await;
+        let now = self.outbox.clock().now();
+        for run in self.active_runs(&event.person).await? {
+            let spec = self.spec(&run.journey)?;
+            if spec.goal.as_deref().is_some_and(|g| same_event(g, &event.name)) {
+                self.end(run.id, RunStatus::Converted, &format!("goal:{}", event.name), now).await?;
+                continue;
+            }
+            if spec.exit_on.iter().any(|x| same_event(x, &event.name)) {
+                self.end(run.id, RunStatus::Exited, &format!("exit:{}", event.name), now).await?;
+                continue;
+            }
+            sqlx::query("INSERT INTO engage_journey_seen (run_id, event, at_us) VALUES ($1, $2, $3)")
+                .bind(run.id)
+                .bind(canonical(&event.name))
+                .bind(to_us(event.at))
+                .execute(self.outbox.pool())
+                .await?;
+            if !run.waiting_event.is_empty() && same_event(&run.waiting_event, &event.name) {
+                let mut run = run;
+                run.step += 1;
+                run.wake_at = None;
+                run.waiting_event.clear();
+                self.advance(spec, run, now).await?;
+            }
+        }
+        let mut entered = Vec::new();
+        for spec in &self.journeys {
+            let Trigger::Event { event: name, when } = &spec.trigger else { continue };
+            if !same_event(name, &event.name) || !when.iter().all(|(k, v)| event.properties.get(k) == Some(v)) {
+                continue;
+            }
+            if let Some(id) = self.enter_locked(spec, &event.person, event.vars(), now).await? {
+                entered.push(id);
+            }
+        }
+        Ok(entered)
+    }
+
+    /// Enters `person` into a journey (for segment- or prediction-driven
+    /// journeys), if the re-entry rule allows. Returns the run id.
+    pub async fn enter(&self, journey: &str, person: &PersonId, context: Vars) -> Result<Option<i64>> {
+        let _guard = self.lock.lock().await;
+        let spec = self.spec(journey)?;
+        self.enter_locked(spec, person, context, self.outbox.clock().now()).await
+    }
+
+    async fn enter_locked(
+        &self,
+        spec: &JourneySpec,
+        person: &PersonId,
+        context: Vars,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let last = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM engage_journey_runs WHERE journey = $1 AND person_id = $2 ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(&spec.id)
+        .bind(person.as_str())
+        .fetch_optional(self.outbox.pool())
+        .await?
+        .map(|r| run_row(&r))
+        .transpose()?;
+        if let Some(last) = &last {
+            let allowed = last.status != RunStatus::Active
+                && match spec.re_entry {
+                    ReEntry::Never => false,
+                    ReEntry::AfterExit => true,
+                    ReEntry::Cooldown { days } => now >= last.entered_at + Duration::days(i64::from(days)),
+                };
+            if !allowed {
+                return Ok(None);
+            }
+        }
+        let context_json = serde_json::to_string(&context).map_err(EngageError::corrupt)?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO engage_journey_runs (journey, person_id, status, step, context, entered_at_us) \
+             VALUES ($1, $2, 'active', 0, $3, $4) RETURNING id",
+        )
+        .bind(&spec.id)
+        .bind(person.as_str())
+        .bind(context_json)
+        .bind(to_us(now))
+        .fetch_one(self.outbox.pool())
+        .await?
+        .try_get(0)?;
+        let run = self.run(id).await?;
+        self.advance(spec, run, now).await?;
+        Ok(Some(id))
+    }
+
+    /// Resumes every run whose wait is over (timeouts included); call it
+    /// from the scheduler every minute or so.
+    pub async fn tick(&self) -> Result<TickReport> {
+        let _guard = self.lock.lock().await;
+        let now = self.outbox.clock().now();
+        let mut report = TickReport::default();
+        loop {
+            let due: Vec<RunRecord> = sqlx::query(&format!(
+                "SELECT {RUN_COLUMNS} FROM engage_journey_runs WHERE status = 'active' AND wake_at_us IS NOT NULL \
+                 AND wake_at_us <= $1 ORDER BY wake_at_us, id LIMIT 500"
+            ))
+            .bind(to_us(now))
+            .fetch_all(self.outbox.pool())
+            .await?
+            .iter()
+            .map(run_row)
+            .collect::<Result<_>>()?;
+            if due.is_empty() {
+                return Ok(report);
+            }
+            for mut run in due {
+                report.woken += 1;
+                let spec = self.spec(&run.journey)?;
+                if !run.waiting_event.is_empty() {
+                    let Some(Action::WaitForEvent { on_timeout, event, .. }) =
+                        spec.steps.get(run.step).map(|s| &s.action)
+                    else {
+                        return Err(EngageError::corrupt(format!("run {} waits on a step that is not a wait", run.id)));
+                    };
+                    match on_timeout.as_deref().and_then(|t| spec.index_of(t)) {
+                        Some(target) => run.step = target,
+                        None => {
+                            self.end(run.id, RunStatus::Exited, &format!("timeout:{event}"), now).await?;
+                            continue;
+                        }
+                    }
+                    run.waiting_event.clear();
+                }
+                run.wake_at = None;
+                report.sent += self.advance(spec, run, now).await?;
+            }
+        }
+    }
+
+    /// Runs steps from the run's current one until it waits or ends, saving
+    /// the position. Returns the messages enqueued.
+    async fn advance(&self, spec: &JourneySpec, mut run: RunRecord, now: DateTime<Utc>) -> Result<u64> {
+        let mut sent = 0;
+        for _ in 0..MAX_STEPS_AT_ONCE {
+            let Some(step) = spec.steps.get(run.step) else {
+                return self.end(run.id, RunStatus::Completed, "end", now).await.map(|_| sent);
+            };
+            match &step.action {
+                Action::Send { channel, class, template, offer } => {
+                    sent += self.send(spec, &run, &step.id, *channel, *class, template, offer).await?;
+                    run.step += 1;
+                }
+                Action::Wait { minutes } => {
+                    run.step += 1;
+                    run.wake_at = Some(now + Duration::minutes(*minutes));
+                    return self.save(&run).await.map(|_| sent);
+                }
+                Action::WaitForEvent { event, timeout_minutes, .. } => {
+                    run.waiting_event = event.clone();
+                    run.wake_at = Some(now + Duration::minutes(*timeout_minutes));
+                    return self.save(&run).await.map(|_| sent);
+                }
+                Action::Branch { event, then, otherwise } => {
+                    let seen: i64 =
+                        sqlx::query("SELECT COUNT(*) FROM engage_journey_seen WHERE run_id = $1 AND event = $2")
+                            .bind(run.id)
+                            .bind(canonical(event))
+                            .fetch_one(self.outbox.pool())
+                            .await?
+                            .try_get(0)?;
+                    let target = if seen > 0 { Some(then) } else { otherwise.as_ref() };
+                    run.step = match target {
+                        Some(t) => spec.index_of(t).ok_or_else(|| EngageError::corrupt(format!("step {t}")))?,
+                        None => run.step + 1,
+                    };
+                }
+                Action::Exit => return self.end(run.id, RunStatus::Completed, "exit_step", now).await.map(|_| sent),
+            }
+            self.save(&run).await?;
+        }
+        self.end(run.id, RunStatus::Exited, "too many steps without a wait", now).await.map(|_| sent)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
+        &self,
+        spec: &JourneySpec,
+        run: &RunRecord,
+        step: &str,
+        channel: ChannelKind,
+        class: crate::channel::MessageClass,
+        template: &crate::channel::TemplateSpec,
+        offer: &Offer,
+    ) -> Result<u64> {
+        let person = PersonId::new(run.person_id.clone()).map_err(EngageError::corrupt)?;
+        let Some(contact) = self.directory.contact(&person, channel) else {
+            tracing::debug!(journey = %spec.id, person = %run.person_id, %channel, "no address; step skipped");
+            return Ok(0);
+        };
+        let mut vars = contact.vars.clone();
+        vars.extend(run.context.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars.extend(offer.vars(self.outbox.clock().now(), self.outbox.shop()));
+        let content = Template::try_from(template.clone())?.render(&vars)?;
+        let key = format!("journey:{}:{}:{step}", spec.id, run.id);
+        let outcome = self
+            .outbox
+            .enqueue(NewMessage {
+                dedupe_key: key.clone(),
+                person: person.clone(),
+                channel,
+                class,
+                source: spec.id.clone(),
+                recipient: contact.recipient,
+                content,
+                send_at: None,
+            })
+            .await?;
+        if matches!(outcome, Enqueued::Scheduled { .. }) && *offer != Offer::None {
+            self.issuer.issue(&key, &person, offer).await?;
+        }
+        Ok(u64::from(matches!(outcome, Enqueued::Scheduled { .. })))
+    }
+
+    async fn save(&self, run: &RunRecord) -> Result<()> {
+        sqlx::query("UPDATE engage_journey_runs SET step = $1, wake_at_us = $2, waiting_event = $3 WHERE id = $4")
+            .bind(run.step as i64)
+            .bind(run.wake_at.map(to_us))
+            .bind(&run.waiting_event)
+            .bind(run.id)
+            .execute(self.outbox.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn end(&self, id: i64, status: RunStatus, reason: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE engage_journey_runs SET status = $1, end_reason = $2, ended_at_us = $3, wake_at_us = NULL, \
+             waiting_event = '' WHERE id = $4 AND status = 'active'",
+        )
+        .bind(status.name())
+        .bind(reason)
+        .bind(to_us(now))
+        .bind(id)
+        .execute(self.outbox.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn active_runs(&self, person: &PersonId) -> Result<Vec<RunRecord>> {
+        sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM engage_journey_runs WHERE person_id = $1 AND status = 'active' ORDER BY id"
+        ))
+        .bind(person.as_str())
+        .fetch_all(self.outbox.pool())
+        .await?
+        .iter()
+        .map(run_row)
+        .collect()
+    }
+
+    /// One run.
+    pub async fn run(&self, id: i64) -> Result<RunRecord> {
+        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM engage_journey_runs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.outbox.pool())
+            .await?
+            .ok_or_else(|| EngageError::Unknown { what: "journey run", id: id.to_string() })?;
+        run_row(&row)
+    }
+
+    /// Every run of a person, oldest first.
+    pub async fn runs_of(&self, person: &PersonId) -> Result<Vec<RunRecord>> {
+        sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM engage_journey_runs WHERE person_id = $1 ORDER BY id"))
+            .bind(person.as_str())
+            .fetch_all(self.outbox.pool())
+            .await?
+            .iter()
+            .map(run_row)
+            .collect()
+    }
+}
+
+fn canonical(name: &str) -> String {
+    cohort_model::EventName::parse(name).as_str().to_string()
+}
