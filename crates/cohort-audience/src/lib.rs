@@ -17,6 +17,7 @@
 //! ([`Pii`]). Storage is the [`cohort_store::AudienceStore`] contract.
 
 mod audience;
+mod config;
 mod engine;
 mod error;
 mod eval;
@@ -28,8 +29,9 @@ pub use audience::{
     breakdown, export, load as load_audience, page, sample, Audience, AudienceKind, Dimension, ExportFormat, Filter,
     MemberRow, Members,
 };
+pub use config::TagsConfig;
 pub use engine::{diff, DryRun, RecomputeReport, TagEngine};
 pub use error::AudienceError;
 pub use eval::Subject;
 pub use pii::{is_pii_key, Pii};
-pub use rules::{check_name, example_rules, parse_rules, RuleSpec, TagRule};
+pub use rules::{check_name, example_rules, parse_rules, rules_in_force, RuleSpec, TagRule};

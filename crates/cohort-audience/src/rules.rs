@@ -143,3 +143,22 @@ pub fn example_rules() -> Vec<RuleSpec> {
         ),
     ]
 }
+
+/// The rules in force: the config's, then those stored through the API
+/// (a stored rule cannot shadow a config rule of the same name; it is
+/// skipped with a warning).
+pub fn rules_in_force(
+    config: Vec<TagRule>,
+    store: &dyn cohort_store::AudienceStore,
+) -> Result<Vec<TagRule>, AudienceError> {
+    let mut rules = config;
+    for stored in store.tag_rules()? {
+        if rules.iter().any(|r| r.name == stored.name) {
+            tracing::warn!(rule = %stored.name, "a stored rule has the name of a config rule; the config's is used");
+            continue;
+        }
+        let spec = RuleSpec { name: stored.name, description: stored.description, when: stored.condition };
+        rules.push(TagRule::parse(&spec, "api")?);
+    }
+    Ok(rules)
+}
