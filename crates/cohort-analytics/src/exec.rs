@@ -249,6 +249,8 @@ impl<'a> Analytics<'a> {
                     .at_most(targets.cac_max_fen as f64)
                     .note(format!("{spend} fen spent, {} new customers", n[0]))
             });
+            let ctr = crate::ctr::compile(from, to, as_of, &self.shop, &self.dialect);
+            kpis.extend(crate::ctr::board(&conn, &ctr, targets.recommendation_ctr_min)?);
             kpis
         };
         let mut stmt = conn.prepare(&q.ltv)?;

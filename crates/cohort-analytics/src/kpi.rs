@@ -22,11 +22,14 @@ pub struct KpiTargets {
     pub retention_30d_min: f64,
     /// Customer acquisition cost must be at most this many fen.
     pub cac_max_fen: i64,
+    /// Recommendation click-through rate (clicked lists / lists served, per
+    /// placement and overall) must be at least this share.
+    pub recommendation_ctr_min: f64,
 }
 
 impl Default for KpiTargets {
     fn default() -> Self {
-        KpiTargets { repurchase_7d_min: 0.15, retention_30d_min: 0.40, cac_max_fen: 5000 }
+        KpiTargets { repurchase_7d_min: 0.15, retention_30d_min: 0.40, cac_max_fen: 5000, recommendation_ctr_min: 0.08 }
     }
 }
 
@@ -34,8 +37,11 @@ impl KpiTargets {
     /// Checks the targets; every problem is reported, named `kpi.<field>`.
     pub fn validate(&self) -> Result<()> {
         let mut issues = Issues::default();
-        for (name, v) in [("repurchase_7d_min", self.repurchase_7d_min), ("retention_30d_min", self.retention_30d_min)]
-        {
+        for (name, v) in [
+            ("repurchase_7d_min", self.repurchase_7d_min),
+            ("retention_30d_min", self.retention_30d_min),
+            ("recommendation_ctr_min", self.recommendation_ctr_min),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 issues.push(format!("{SECTION}.{name}"), format!("must be a share from 0 to 1, got {v}"));
             }

@@ -22,6 +22,7 @@
 mod error;
 mod exec;
 
+pub mod ctr;
 pub mod dialect;
 pub mod funnel;
 pub mod kpi;
