@@ -36,6 +36,15 @@ pub enum EngageError {
         /// Its id.
         id: String,
     },
+    /// A campaign's offer could not be issued (budget exhausted, unknown
+    /// coupon template…); the person's message is withdrawn.
+    #[error("offer not issued to {person}: {reason}")]
+    OfferNotIssued {
+        /// The person.
+        person: String,
+        /// Why.
+        reason: String,
+    },
     /// The state store failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -64,6 +73,7 @@ impl EngageError {
                 | EngageError::MissingVariable { .. }
                 | EngageError::ChannelNotConfigured(_)
                 | EngageError::Unknown { .. }
+                | EngageError::OfferNotIssued { .. }
         )
     }
 

@@ -380,6 +380,7 @@ async fn launch_chunk(
         return Ok(());
     }
     let mut issued = Vec::new();
+    let mut withdrawn = Vec::new();
     for ((contact, row), new) in chunk.iter().zip(&rows).zip(&inserted) {
         if row.outcome != "scheduled" {
             continue;
@@ -396,8 +397,18 @@ async fn launch_chunk(
                 continue;
             }
         }
-        issuer.issue(&member_key(&spec.id, &contact.person), &contact.person, &spec.offer).await?;
-        issued.push(contact.person.as_str());
+        match issuer.issue(&member_key(&spec.id, &contact.person), &contact.person, &spec.offer).await {
+            Ok(()) => issued.push(contact.person.as_str()),
+            Err(e) if e.is_user_error() => {
+                // No offer, no message promising it.
+                tracing::warn!(campaign = %spec.id, person = %contact.person.as_str(), error = %e, "offer not issued");
+                if let Some(id) = row.message_id {
+                    outbox.withdraw(id, "offer_not_issued").await?;
+                }
+                withdrawn.push(contact.person.as_str());
+            }
+            Err(e) => return Err(e),
+        }
     }
     let mut tx = outbox.pool().begin().await?;
     for person in &issued {
@@ -407,8 +418,21 @@ async fn launch_chunk(
             .execute(&mut *tx)
             .await?;
     }
+    for person in &withdrawn {
+        sqlx::query(
+            "UPDATE engage_campaign_members SET outcome = 'suppressed:offer_not_issued' WHERE campaign = $1 AND person_id = $2",
+        )
+        .bind(&spec.id)
+        .bind(*person)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     report.offers_issued += issued.len() as u64;
+    if !withdrawn.is_empty() {
+        report.scheduled = report.scheduled.saturating_sub(withdrawn.len() as u64);
+        *report.suppressed.entry("offer_not_issued".to_string()).or_default() += withdrawn.len() as u64;
+    }
     Ok(())
 }
 

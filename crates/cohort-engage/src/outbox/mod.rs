@@ -324,6 +324,12 @@ impl Outbox {
         store::set_preference(&self.shared, person, channel, pref, false).await
     }
 
+    /// Withdraws a pending message (suppressed with `reason`); false when it
+    /// was no longer pending (already sent or suppressed).
+    pub async fn withdraw(&self, id: i64, reason: &str) -> Result<bool> {
+        store::withdraw(&self.shared, id, reason).await
+    }
+
     /// Records an open or click reported for a message (idempotent).
     pub async fn record_engagement(&self, message_id: i64, kind: Engagement) -> Result<()> {
         store::record_engagement(&self.shared, message_id, kind).await

@@ -251,6 +251,19 @@ pub(crate) async fn set_preference(
     Ok(())
 }
 
+pub(crate) async fn withdraw(shared: &Shared, id: i64, reason: &str) -> Result<bool> {
+    let _guard = shared.write.lock().await;
+    let n = sqlx::query(
+        "UPDATE engage_messages SET status = 'suppressed', reason = $1 WHERE id = $2 AND status = 'pending'",
+    )
+    .bind(reason)
+    .bind(id)
+    .execute(&shared.pool)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
 pub(crate) async fn record_engagement(shared: &Shared, message_id: i64, kind: Engagement) -> Result<()> {
     message(shared, message_id).await?;
     sqlx::query(

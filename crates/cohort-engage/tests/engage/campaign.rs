@@ -189,3 +189,39 @@ async fn peak_hour_sending_and_validation() {
     let err = launch(&e.outbox, &bad, None, &people, &campaign::NoIssuer).await.unwrap_err().to_string();
     assert!(err.contains("nickname"), "{err}");
 }
+
+/// Refuses the offer for people whose id ends in 7 (a budget running out).
+struct Flaky;
+
+impl OfferIssuer for Flaky {
+    fn issue<'a>(&'a self, _: &'a str, person: &'a PersonId, _: &'a Offer) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if person.as_str().ends_with('7') {
+                Err(cohort_engage::EngageError::OfferNotIssued {
+                    person: person.as_str().into(),
+                    reason: "coupon budget exhausted".into(),
+                })
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_offer_failed_is_withdrawn() {
+    let e = env().await;
+    let people: Vec<Contact> = (0..100).map(contact).collect();
+    let r = launch(&e.outbox, &spec("flaky"), None, &people, &Flaky).await.unwrap();
+    let failed = r.suppressed.get("offer_not_issued").copied().unwrap_or(0);
+    assert!(failed > 0, "{r:?}");
+    assert_eq!(r.offers_issued + failed, r.treatment);
+    assert_eq!(r.scheduled, r.offers_issued);
+    let members = campaign::members(&e.outbox, "flaky").await.unwrap();
+    for m in members.iter().filter(|m| m.arm == TREATMENT && m.person_id.ends_with('7')) {
+        assert_eq!(m.outcome, "suppressed:offer_not_issued");
+        let msg = e.outbox.message(m.message_id.unwrap()).await.unwrap();
+        assert_eq!((msg.status, msg.reason.as_str()), (MessageStatus::Suppressed, "offer_not_issued"));
+    }
+    assert_eq!(e.outbox.drain(100).await.unwrap().delivered, r.offers_issued);
+}
