@@ -94,7 +94,7 @@ impl Loyalty {
         let shared = Arc::new(Shared { pool, backend, config, shop, clock });
         let (queue, writers) = match db::sqlite_file(url)? {
             // SQLite files get the in-thread writer (one writer anyway).
-            Some(path) => writer::sqlite::spawn(Arc::clone(&shared), writer::sqlite::open(&path)?, max_batch),
+            Some(path) => writer::sqlite::spawn(Arc::clone(&shared), writer::sqlite::open(&path)?, max_batch)?,
             None => writer::spawn(Arc::clone(&shared), writers, max_batch),
         };
         Ok(Loyalty { shared, queue, writers })

@@ -67,7 +67,7 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     mut conn: rusqlite::Connection,
     max_batch: usize,
-) -> (mpsc::Sender<Job>, Vec<JoinHandle<()>>) {
+) -> Result<(mpsc::Sender<Job>, Vec<JoinHandle<()>>)> {
     let max_batch = max_batch.max(1);
     let (tx, mut rx) = mpsc::channel::<Job>(max_batch * 4);
     let (done_tx, done_rx) = oneshot::channel::<()>();
@@ -88,11 +88,12 @@ pub(crate) fn spawn(
     });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "loyalty writer thread did not start");
+        return Err(LoyaltyError::WriterStopped);
     }
     let handle = tokio::spawn(async move {
         let _ = done_rx.await;
     });
-    (tx, vec![handle])
+    Ok((tx, vec![handle]))
 }
 
 /// Runs a future that never waits: the commands are async because they are
