@@ -236,7 +236,14 @@ fn generated() -> &'static Vec<Batch> {
     SHOP.get_or_init(|| {
         let config = GeneratorConfig { users: 60, days: 120, seed: 7, ..GeneratorConfig::default() };
         let mut batches = Vec::new();
-        Generator::new(config).unwrap().with_threads(1).run(|b| Ok::<_, ()>(batches.push(b))).unwrap();
+        Generator::new(config)
+            .unwrap()
+            .with_threads(1)
+            .run(|b| {
+                batches.push(b);
+                Ok::<_, ()>(())
+            })
+            .unwrap();
         batches
     })
 }
