@@ -60,6 +60,10 @@ enum Command {
     Status(commands::status::Args),
     /// Loyalty points and coupons: verify the ledger, show a member, report usage and coupon performance.
     Points(commands::points::Args),
+    /// Campaigns: launch through the outbox with a control group, dispatch, status, unsubscribe, measure the effect.
+    Campaign(commands::campaign::Args),
+    /// Experiments: deterministic assignment; read-out with intervals, chance to win, SRM and corrections.
+    Experiment(commands::experiment::Args),
     /// Run the collection service (Segment-compatible HTTP ingest).
     Serve(commands::serve::Args),
     /// API keys of the collection service: create (write or admin), list, revoke.
@@ -115,6 +119,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rejected(args) => commands::rejected::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
         Command::Points(args) => commands::points::run(&ctx, args),
+        Command::Campaign(args) => commands::campaign::run(&ctx, args),
+        Command::Experiment(args) => commands::experiment::run(args),
         Command::Recommend(args) => commands::recommend::run(&ctx, args),
         Command::Serve(args) => commands::serve::run(ctx, args),
         Command::Keys(_) => unreachable!("handled before the store is opened"),

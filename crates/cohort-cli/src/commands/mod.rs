@@ -2,8 +2,10 @@
 
 pub mod analytics;
 pub mod basket;
+pub mod campaign;
 pub mod compute;
 pub mod demo;
+pub mod experiment;
 pub mod generate;
 pub mod import;
 pub mod keys;

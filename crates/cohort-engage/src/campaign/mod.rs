@@ -229,6 +229,8 @@ pub struct LaunchReport {
     pub treatment: u64,
     /// Messages scheduled.
     pub scheduled: u64,
+    /// Of those scheduled, held to the end of quiet hours.
+    pub deferred: u64,
     /// Messages suppressed, by reason.
     pub suppressed: BTreeMap<String, u64>,
     /// Already launched for these people (re-launch).
@@ -268,6 +270,7 @@ struct Plan {
     treated: bool,
     message_id: Option<i64>,
     outcome: String,
+    deferred: bool,
 }
 
 /// Crash-safe order: messages are enqueued (commit), members recorded
@@ -298,7 +301,7 @@ async fn launch_chunk(
             Assignment::Arm(arm) if arm == CONTROL => (CONTROL, false),
             Assignment::Arm(_) => (TREATMENT, true),
         };
-        rows.push(Plan { arm, treated, message_id: None, outcome: arm.to_string() });
+        rows.push(Plan { arm, treated, message_id: None, outcome: arm.to_string(), deferred: false });
         if !treated {
             continue;
         }
@@ -326,7 +329,10 @@ async fn launch_chunk(
     for row in rows.iter_mut().filter(|r| r.treated) {
         let result = enqueued.next().ok_or_else(|| EngageError::corrupt("enqueue result count"))?;
         let (id, suppressed) = match result {
-            Enqueued::Scheduled { id, .. } => (id, None),
+            Enqueued::Scheduled { id, deferred, .. } => {
+                row.deferred = deferred;
+                (id, None)
+            }
             Enqueued::Suppressed { id, reason } => (id, Some(reason)),
             Enqueued::Duplicate { id } => {
                 let m = outbox.message(id).await?;
@@ -373,6 +379,7 @@ async fn launch_chunk(
             *report.suppressed.entry(reason.to_string()).or_default() += 1;
         } else if row.outcome == "scheduled" {
             report.scheduled += 1;
+            report.deferred += u64::from(row.deferred);
         }
     }
     // Offers: for scheduled members not yet marked issued.

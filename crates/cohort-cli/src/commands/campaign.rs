@@ -1,0 +1,332 @@
+//! `cohort campaign`: launch a campaign from a spec file and a contact list
+//! through the engage outbox, deliver due messages, show delivery, record
+//! unsubscribes, and measure the effect against the control group.
+//!
+//! The engage store defaults to `engage.sqlite` beside the store. Channels
+//! come from `--channels FILE` (TOML: `sms = { kind = "webhook", url = "…",
+//! secret = "…" }`); without it every channel prints to the console, so a
+//! first launch is a dry run you can read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use cohort_engage::campaign::{
+    self, measure::measure, BoxFuture, CampaignSpec, Contact, NoIssuer, Offer, OfferIssuer, PersonOutcome,
+};
+use cohort_engage::channel::{ChannelKind, Sink, Vars};
+use cohort_engage::experiment::Holdout;
+use cohort_engage::outbox::{Outbox, OutboxOptions, Preference};
+use cohort_engage::EngageError;
+use cohort_loyalty::{IdempotencyKey, Loyalty, TemplateId};
+use cohort_model::{Money, PersonId, SystemClock, UserId};
+
+use super::Context;
+use crate::output::{percent, table, thousands};
+
+/// Arguments of `cohort campaign`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The engage state store (`sqlite://…` or `postgres://…`).
+    /// Default: `engage.sqlite` in the store directory.
+    #[arg(long, global = true, env = "COHORT_ENGAGE_URL", value_name = "URL")]
+    pub engage_url: Option<String>,
+    /// Channel sinks (TOML, one table per channel); default: console.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub channels: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: CampaignCommand,
+}
+
+/// What to do.
+#[derive(Debug, clap::Subcommand)]
+pub enum CampaignCommand {
+    /// Assign, render and enqueue a campaign; issue its coupons (loyalty store).
+    Launch {
+        /// Campaign spec (TOML).
+        #[arg(long)]
+        spec: PathBuf,
+        /// Contacts CSV with header: person_id,recipient,name,peak_hour.
+        #[arg(long)]
+        contacts: PathBuf,
+        /// Global holdout share in basis points (0: none).
+        #[arg(long, default_value_t = 0)]
+        holdout_bp: u64,
+        /// Global holdout salt.
+        #[arg(long, default_value = "global-holdout")]
+        holdout_salt: String,
+        /// The loyalty store for coupons (default `loyalty.sqlite` beside the store).
+        #[arg(long, env = "COHORT_LOYALTY_URL")]
+        loyalty_url: Option<String>,
+    },
+    /// Deliver every message that is due now.
+    Dispatch,
+    /// Delivery counts of a campaign.
+    Status {
+        /// Campaign id.
+        id: String,
+    },
+    /// Mark a person unsubscribed (or do-not-contact), on one channel or all.
+    Unsubscribe {
+        /// Person id.
+        person: String,
+        /// Channel (default: every channel).
+        #[arg(long)]
+        channel: Option<String>,
+        /// No messages at all, transactional included.
+        #[arg(long)]
+        do_not_contact: bool,
+    },
+    /// Uplift, recovered revenue, cost, ROI and the plan's targets.
+    Measure {
+        /// Campaign spec (TOML).
+        #[arg(long)]
+        spec: PathBuf,
+        /// Outcomes CSV with header: person_id,converted,revenue_fen,discount_fen.
+        #[arg(long)]
+        outcomes: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn engage_url(ctx: &Context, given: Option<String>) -> anyhow::Result<String> {
+    if let Some(url) = given {
+        return Ok(url);
+    }
+    let dir = ctx.store.path().and_then(|p| p.parent()).context("the store has no directory")?;
+    Ok(cohort_engage::sqlite_url(&dir.join("engage.sqlite")))
+}
+
+fn sinks(file: Option<&Path>) -> anyhow::Result<HashMap<ChannelKind, Sink>> {
+    let mut sinks: HashMap<ChannelKind, Sink> = ChannelKind::ALL.into_iter().map(|c| (c, Sink::Console)).collect();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let given: BTreeMap<String, Sink> =
+            toml::from_str(&text).with_context(|| format!("channels file {}", path.display()))?;
+        for (name, sink) in given {
+            sinks.insert(name.parse::<ChannelKind>()?, sink);
+        }
+    }
+    Ok(sinks)
+}
+
+fn read_spec(path: &Path) -> anyhow::Result<CampaignSpec> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("campaign spec {}", path.display()))
+}
+
+/// Rows of a CSV with a header, as maps (no quoting: ids, phones, names).
+fn read_csv(path: &Path, required: &[&str]) -> anyhow::Result<Vec<BTreeMap<String, String>>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<String> = lines
+        .next()
+        .context("empty file")?
+        .split(',')
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect();
+    for r in required {
+        anyhow::ensure!(header.iter().any(|h| h == r), "{}: column {r:?} missing", path.display());
+    }
+    Ok(lines.map(|l| header.iter().cloned().zip(l.split(',').map(|c| c.trim().to_string())).collect()).collect())
+}
+
+/// Issues coupons from the loyalty store; points bonuses are not issued
+/// from the CLI yet.
+struct LoyaltyIssuer(Loyalty);
+
+impl OfferIssuer for LoyaltyIssuer {
+    fn issue<'a>(
+        &'a self,
+        key: &'a str,
+        person: &'a PersonId,
+        offer: &'a Offer,
+    ) -> BoxFuture<'a, Result<(), EngageError>> {
+        Box::pin(async move {
+            let refuse = |reason: String| EngageError::OfferNotIssued { person: person.as_str().into(), reason };
+            match offer {
+                Offer::None => Ok(()),
+                Offer::Coupon { template, .. } => {
+                    let key = IdempotencyKey::new(key).map_err(|e| refuse(e.to_string()))?;
+                    let user = UserId::new(person.as_str()).map_err(|e| refuse(e.to_string()))?;
+                    let template = TemplateId::new(template.as_str()).map_err(|e| refuse(e.to_string()))?;
+                    match self.0.issue_coupon(&key, &user, &template).await {
+                        Ok(_) => Ok(()),
+                        Err(e) if e.is_user_error() => Err(refuse(e.to_string())),
+                        Err(e) => Err(EngageError::Corrupt(format!("loyalty: {e}"))),
+                    }
+                }
+                Offer::PointsBonus { .. } => Err(refuse("points bonuses are not issued from the CLI yet".into())),
+            }
+        })
+    }
+}
+
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let url = engage_url(ctx, args.engage_url)?;
+    let options = OutboxOptions { sinks: sinks(args.channels.as_deref())?, ..OutboxOptions::default() };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async {
+        let outbox = Outbox::open(&url, ctx.shop, Arc::new(SystemClock), options)
+            .await
+            .with_context(|| format!("cannot open the engage store {url}"))?;
+        execute(ctx, &outbox, args.command).await
+    })
+}
+
+async fn execute(ctx: &Context, outbox: &Outbox, command: CampaignCommand) -> anyhow::Result<()> {
+    match command {
+        CampaignCommand::Launch { spec, contacts, holdout_bp, holdout_salt, loyalty_url } => {
+            let spec = read_spec(&spec)?;
+            let contacts: Vec<Contact> = read_csv(&contacts, &["person_id", "recipient"])?
+                .into_iter()
+                .map(|row| {
+                    let person = PersonId::new(row["person_id"].as_str()).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let mut vars = Vars::new();
+                    if let Some(name) = row.get("name") {
+                        vars.insert("name".into(), name.clone());
+                    }
+                    let peak_hour = row.get("peak_hour").and_then(|h| h.parse().ok());
+                    Ok(Contact { person, recipient: row["recipient"].clone(), vars, peak_hour })
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let holdout = (holdout_bp > 0).then_some(Holdout { salt: holdout_salt, share_bp: holdout_bp });
+            let report = if spec.offer == Offer::None {
+                campaign::launch(outbox, &spec, holdout.as_ref(), &contacts, &NoIssuer).await?
+            } else {
+                let url = super::points::loyalty_url(ctx, loyalty_url)?;
+                let loyalty = Loyalty::open(&url, ctx.config.loyalty.clone(), ctx.shop, Arc::new(SystemClock))
+                    .await
+                    .with_context(|| format!("cannot open the loyalty store {url}"))?;
+                let issuer = LoyaltyIssuer(loyalty);
+                let report = campaign::launch(outbox, &spec, holdout.as_ref(), &contacts, &issuer).await;
+                issuer.0.close().await;
+                report?
+            };
+            println!(
+                "campaign {}: audience {}, treatment {}, control {}, holdout {}; scheduled {}, offers issued {}, already launched {}",
+                spec.id,
+                thousands(report.audience),
+                thousands(report.treatment),
+                thousands(report.control),
+                thousands(report.holdout),
+                thousands(report.scheduled),
+                thousands(report.offers_issued),
+                thousands(report.already_launched)
+            );
+            if report.deferred > 0 {
+                println!("  held to the end of quiet hours: {}", thousands(report.deferred));
+            }
+            for (reason, n) in &report.suppressed {
+                println!("  suppressed ({reason}): {}", thousands(*n));
+            }
+        }
+        CampaignCommand::Dispatch => {
+            let r = outbox.drain(500).await?;
+            println!(
+                "dispatched {}: delivered {}, retrying {}, dead-lettered {}",
+                thousands(r.claimed),
+                thousands(r.delivered),
+                thousands(r.retried),
+                thousands(r.dead)
+            );
+        }
+        CampaignCommand::Status { id } => {
+            let c = outbox.counts(&id).await?;
+            let rows = vec![vec![
+                thousands(c.total),
+                thousands(c.pending),
+                thousands(c.delivered),
+                thousands(c.dead),
+                thousands(c.suppressed),
+                thousands(c.opened),
+                thousands(c.clicked),
+            ]];
+            print!(
+                "{}",
+                table(&["messages", "pending", "delivered", "dead", "suppressed", "opened", "clicked"], &rows)
+            );
+        }
+        CampaignCommand::Unsubscribe { person, channel, do_not_contact } => {
+            let person = PersonId::new(person.as_str()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let channel = channel.map(|c| c.parse::<ChannelKind>()).transpose()?;
+            let pref = if do_not_contact { Preference::DoNotContact } else { Preference::Unsubscribed };
+            outbox.set_preference(&person, channel, pref).await?;
+            println!("{} is {} on {}", person.as_str(), pref.name(), channel.map_or("every channel", |c| c.name()));
+        }
+        CampaignCommand::Measure { spec, outcomes, json } => {
+            let spec = read_spec(&spec)?;
+            let fen = |row: &BTreeMap<String, String>, k: &str| -> anyhow::Result<Money> {
+                let v = row.get(k).map_or("0", String::as_str);
+                Ok(Money::from_fen(v.parse().with_context(|| format!("{k} {v:?}"))?))
+            };
+            let mut map = HashMap::new();
+            for row in read_csv(&outcomes, &["person_id", "converted"])? {
+                let converted = matches!(row["converted"].as_str(), "1" | "true" | "yes");
+                let outcome = PersonOutcome {
+                    converted,
+                    revenue: fen(&row, "revenue_fen")?,
+                    discount: fen(&row, "discount_fen")?,
+                };
+                map.insert(row["person_id"].clone(), outcome);
+            }
+            let r = measure(outbox, &spec, &map).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(());
+            }
+            let u = &r.uplift;
+            println!(
+                "{}: treatment {} / control {} (holdout {}); reached {} ({}), delivered {} ({})",
+                r.campaign,
+                thousands(r.treatment),
+                thousands(r.control),
+                thousands(r.holdout),
+                thousands(r.reached),
+                percent(r.reach_rate),
+                thousands(r.delivered),
+                percent(r.delivery_rate)
+            );
+            println!(
+                "conversion {} vs {}: uplift {:+.2} pt [{:+.2}, {:+.2}], p = {:.4}, chance to win {}",
+                percent(u.treatment),
+                percent(u.control),
+                u.difference * 100.0,
+                u.ci_low * 100.0,
+                u.ci_high * 100.0,
+                u.p_value,
+                percent(r.chance_to_win)
+            );
+            println!(
+                "recovered revenue {} [{}, {}]; cost {} (messages {}, coupons {}, points {}); net {}; ROI {}",
+                r.recovered_revenue,
+                r.recovered_revenue_interval.0,
+                r.recovered_revenue_interval.1,
+                r.cost.total,
+                r.cost.messages,
+                r.cost.coupons,
+                r.cost.points,
+                r.net,
+                r.roi.map_or("n/a".to_string(), |x| format!("{x:.2}"))
+            );
+            println!(
+                "targets: conversion ≥ {} {}; revenue ≥ {:.0}× cost {}",
+                percent(r.targets.min_conversion_rate),
+                if r.conversion_target_met { "met" } else { "NOT met" },
+                r.targets.min_revenue_to_cost,
+                if r.revenue_target_met { "met" } else { "NOT met" }
+            );
+            if r.srm.mismatch {
+                println!(
+                    "sample ratio MISMATCH (p = {:.2e}): the split is broken, do not trust the uplift",
+                    r.srm.p_value
+                );
+            }
+        }
+    }
+    Ok(())
+}
