@@ -61,8 +61,14 @@ pub enum CampaignCommand {
         #[arg(long, env = "COHORT_LOYALTY_URL")]
         loyalty_url: Option<String>,
     },
-    /// Deliver every message that is due now.
-    Dispatch,
+    /// Deliver every message that is due now; with --every, keep doing it
+    /// (a scheduler: retries and quiet-hour deferrals go out when due).
+    Dispatch {
+        /// Seconds between rounds; run until stopped (Ctrl-C is safe: an
+        /// interrupted round's messages are claimed again after their lease).
+        #[arg(long)]
+        every: Option<u64>,
+    },
     /// Delivery counts of a campaign.
     Status {
         /// Campaign id.
@@ -225,16 +231,22 @@ async fn execute(ctx: &Context, outbox: &Outbox, command: CampaignCommand) -> an
                 println!("  suppressed ({reason}): {}", thousands(*n));
             }
         }
-        CampaignCommand::Dispatch => {
+        CampaignCommand::Dispatch { every } => loop {
             let r = outbox.drain(500).await?;
-            println!(
-                "dispatched {}: delivered {}, retrying {}, dead-lettered {}",
-                thousands(r.claimed),
-                thousands(r.delivered),
-                thousands(r.retried),
-                thousands(r.dead)
-            );
-        }
+            if every.is_none() || r.claimed > 0 {
+                println!(
+                    "dispatched {}: delivered {}, retrying {}, dead-lettered {}",
+                    thousands(r.claimed),
+                    thousands(r.delivered),
+                    thousands(r.retried),
+                    thousands(r.dead)
+                );
+            }
+            match every {
+                Some(seconds) => tokio::time::sleep(std::time::Duration::from_secs(seconds.max(1))).await,
+                None => break,
+            }
+        },
         CampaignCommand::Status { id } => {
             let c = outbox.counts(&id).await?;
             let rows = vec![vec![
