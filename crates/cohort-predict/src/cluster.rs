@@ -297,7 +297,7 @@ pub fn fit_clusters(profiles: &[Profile], settings: &ClusterSettings) -> Result<
         k,
         restarts: settings.restarts,
         max_iterations: settings.max_iterations,
-        tolerance: 1e-8,
+        tolerance: 1e-4,
         seed: settings.seed,
     };
     let ks: Vec<usize> = match settings.k {

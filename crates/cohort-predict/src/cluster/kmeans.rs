@@ -32,7 +32,9 @@ pub struct KMeansParams {
     pub restarts: usize,
     /// Lloyd iterations per restart, at most.
     pub max_iterations: usize,
-    /// Stop when no centre moves more than this (squared, summed).
+    /// Stop when the centres move (squared distance, summed over centres)
+    /// by at most this × the data's mean per-feature variance — the rule of
+    /// scikit-learn's `tol` (1e-4 there) — or when no row changes cluster.
     pub tolerance: f64,
     /// Seed of the k-means++ draws.
     pub seed: u64,
@@ -48,14 +50,27 @@ pub fn kmeans(data: &[f64], d: usize, p: &KMeansParams) -> KMeansFit {
     let k = p.k.clamp(1, n.max(1));
     let mut master = ChaCha8Rng::seed_from_u64(p.seed);
     let mut best: Option<KMeansFit> = None;
+    let tolerance = p.tolerance * mean_variance(data, d, n);
     for _ in 0..p.restarts.max(1) {
         let mut rng = ChaCha8Rng::seed_from_u64(master.random());
-        let fit = lloyd(data, d, n, plus_plus(data, d, n, k, &mut rng), p);
+        let fit = lloyd(data, d, n, plus_plus(data, d, n, k, &mut rng), p.max_iterations, tolerance);
         if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {
             best = Some(fit);
         }
     }
     best.unwrap_or(KMeansFit { centroids: vec![0.0; k * d], labels: vec![0; n], inertia: 0.0, iterations: 0 })
+}
+
+fn mean_variance(data: &[f64], d: usize, n: usize) -> f64 {
+    if n == 0 || d == 0 {
+        return 0.0;
+    }
+    let mut total = 0.0;
+    for j in 0..d {
+        let mean = (0..n).map(|i| data[i * d + j]).sum::<f64>() / n as f64;
+        total += (0..n).map(|i| (data[i * d + j] - mean).powi(2)).sum::<f64>() / n as f64;
+    }
+    total / d as f64
 }
 
 /// k-means++: the first centre uniformly, each next one with probability
@@ -93,7 +108,7 @@ fn plus_plus(data: &[f64], d: usize, n: usize, k: usize, rng: &mut ChaCha8Rng) -
     centres
 }
 
-fn lloyd(data: &[f64], d: usize, n: usize, mut centres: Vec<f64>, p: &KMeansParams) -> KMeansFit {
+fn lloyd(data: &[f64], d: usize, n: usize, mut centres: Vec<f64>, max_iterations: usize, tolerance: f64) -> KMeansFit {
     let k = centres.len() / d.max(1);
     let mut labels = vec![0usize; n];
     let mut dists = vec![0.0; n];
@@ -102,6 +117,7 @@ fn lloyd(data: &[f64], d: usize, n: usize, mut centres: Vec<f64>, p: &KMeansPara
     let mut counts = vec![0usize; k];
     loop {
         iterations += 1;
+        let mut changed = iterations == 1;
         for i in 0..n {
             let x = &data[i * d..(i + 1) * d];
             let (mut best, mut best_d) = (0, f64::INFINITY);
@@ -112,10 +128,11 @@ fn lloyd(data: &[f64], d: usize, n: usize, mut centres: Vec<f64>, p: &KMeansPara
                     best_d = dd;
                 }
             }
+            changed |= labels[i] != best;
             labels[i] = best;
             dists[i] = best_d;
         }
-        if iterations > p.max_iterations {
+        if !changed || iterations > max_iterations {
             break;
         }
         sums.iter_mut().for_each(|s| *s = 0.0);
@@ -140,7 +157,7 @@ fn lloyd(data: &[f64], d: usize, n: usize, mut centres: Vec<f64>, p: &KMeansPara
             shift += dist2(&new, &centres[c * d..(c + 1) * d]);
             centres[c * d..(c + 1) * d].copy_from_slice(&new);
         }
-        if shift <= p.tolerance {
+        if shift <= tolerance {
             // Final assignment against the settled centres.
             continue_assign(data, d, &centres, &mut labels, &mut dists);
             break;
