@@ -139,6 +139,19 @@ pub struct RunRecord {
     pub end_reason: String,
 }
 
+/// A task a journey put on a list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Task {
+    /// The person.
+    pub person_id: String,
+    /// The journey that created it.
+    pub journey: String,
+    /// The filled note.
+    pub note: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
 /// What a tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct TickReport {
@@ -371,6 +384,10 @@ impl JourneyEngine {
                         None => run.step + 1,
                     };
                 }
+                Action::Task { list, note } => {
+                    self.task(spec, &run, &step.id, list, note, now).await?;
+                    run.step += 1;
+                }
                 Action::Exit => return self.end(run.id, RunStatus::Completed, "exit_step", now).await.map(|_| sent),
             }
             self.save(&run).await?;
@@ -416,6 +433,54 @@ impl JourneyEngine {
             self.issuer.issue(&key, &person, offer).await?;
         }
         Ok(u64::from(matches!(outcome, Enqueued::Scheduled { .. })))
+    }
+
+    async fn task(
+        &self,
+        spec: &JourneySpec,
+        run: &RunRecord,
+        step: &str,
+        list: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let person = PersonId::new(run.person_id.clone()).map_err(EngageError::corrupt)?;
+        let mut vars = self.directory.contact(&person, ChannelKind::Console).map(|c| c.vars).unwrap_or_default();
+        vars.extend(run.context.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let note = Template::new(step, "", note)?.render(&vars)?.body;
+        sqlx::query(
+            "INSERT INTO engage_tasks (list, person_id, journey, run_id, step, note, created_at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, step) DO NOTHING",
+        )
+        .bind(list)
+        .bind(&run.person_id)
+        .bind(&spec.id)
+        .bind(run.id)
+        .bind(step)
+        .bind(note)
+        .bind(to_us(now))
+        .execute(self.outbox.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The tasks on a list, oldest first.
+    pub async fn tasks(&self, list: &str) -> Result<Vec<Task>> {
+        let rows =
+            sqlx::query("SELECT person_id, journey, note, created_at_us FROM engage_tasks WHERE list = $1 ORDER BY id")
+                .bind(list)
+                .fetch_all(self.outbox.pool())
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Task {
+                    person_id: r.try_get(0)?,
+                    journey: r.try_get(1)?,
+                    note: r.try_get(2)?,
+                    created_at: from_us(r.try_get(3)?)?,
+                })
+            })
+            .collect()
     }
 
     async fn save(&self, run: &RunRecord) -> Result<()> {

@@ -10,6 +10,7 @@
 //! can live in `cohort.toml`; [`engine`] runs them.
 
 pub mod engine;
+pub mod playbooks;
 
 use std::collections::BTreeMap;
 
@@ -19,7 +20,7 @@ use crate::campaign::Offer;
 use crate::channel::{ChannelKind, MessageClass, Template, TemplateSpec};
 use crate::EngageError;
 
-pub use engine::{Directory, JourneyEngine, JourneyEvent, RunRecord, RunStatus, TickReport};
+pub use engine::{Directory, JourneyEngine, JourneyEvent, RunRecord, RunStatus, Task, TickReport};
 
 /// How a person enters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +98,14 @@ pub enum Action {
         #[serde(default)]
         otherwise: Option<String>,
     },
+    /// Put the person on a task list for staff (a service call), with a
+    /// note filled like a template.
+    Task {
+        /// The list (`service_calls`).
+        list: String,
+        /// The note (`{{name}} 沉默 {{silent_days}} 天，消费 ¥{{lifetime_value}}`).
+        note: String,
+    },
     /// End the run.
     Exit,
 }
@@ -156,6 +165,11 @@ impl JourneySpec {
                 }
                 Action::Wait { minutes } | Action::WaitForEvent { timeout_minutes: minutes, .. } if *minutes <= 0 => {
                     problems.push(format!("step {:?}: wait must be positive, got {minutes} minutes", step.id));
+                }
+                Action::Task { note, .. } => {
+                    if let Err(e) = Template::new(&step.id, "", note) {
+                        problems.push(format!("step {:?}: {e}", step.id));
+                    }
                 }
                 Action::Branch { then, otherwise, .. } => {
                     for t in std::iter::once(then).chain(otherwise) {

@@ -6,4 +6,5 @@ mod campaign;
 mod common;
 mod journey;
 mod outbox;
+mod playbooks;
 mod stats;
