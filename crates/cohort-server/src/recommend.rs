@@ -5,6 +5,13 @@
 //! business rule lives in [`cohort_recommend`]; this module parses the query
 //! string, holds the loaded [`Recommender`] and serialises its lists.
 //!
+//! Every served list is recorded as a `Recommendation Shown` event (its
+//! `recommendation_id` is in the answer; the shop sends it back on `Product
+//! Clicked`), so the KPI board shows the click-through rate per placement
+//! ([`cohort_analytics::ctr`]). Recording never delays the answer: the event
+//! is queued to the writer without waiting for its commit (a full queue
+//! skips it and logs why); `record=false` serves without recording.
+//!
 //! The routes need an admin key: lists are fetched by the shop's backend,
 //! which knows the signed-in user (a public write key would let anyone read
 //! anyone's tastes). Without a trained model they answer 503
@@ -17,9 +24,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cohort_model::{PersonId, ProductId, UserId};
-use cohort_recommend::{Placement, PlacementKind, Recommender};
-use serde_json::json;
+use cohort_analytics::ctr::{ID_PROPERTY, IMPRESSION_EVENT};
+use cohort_collect::segment::{CallType, Message};
+use cohort_model::{Event, EventId, EventName, PersonId, ProductId, UserId};
+use cohort_recommend::{Placement, PlacementKind, Recommendation, Recommender};
+use serde_json::{json, Value};
 
 use crate::error::error_response;
 use crate::AppState;
@@ -146,6 +155,87 @@ impl Query {
     }
 }
 
+/// What one served list is recorded as.
+struct Impression<'a> {
+    user: Option<&'a UserId>,
+    placement: &'a str,
+    /// The placement's context: the product of `similar` / `bought_together`
+    /// or the basket of `cart` / `order`.
+    context: Vec<&'a ProductId>,
+    items: &'a [Recommendation],
+}
+
+/// A fresh recommendation id (`rec_` and 32 hex digits).
+fn recommendation_id() -> String {
+    format!("rec_{:032x}", rand::random::<u128>())
+}
+
+/// Queues the `Recommendation Shown` event of a served list and returns its
+/// id; `None` when the list is empty or the writer's queue is full.
+///
+/// The event has no person: it is the server's record, not the user's
+/// activity (it must not make anyone active, new or returning); the user
+/// is in `properties.user_id`.
+fn record(state: &AppState, impression: Impression<'_>) -> Option<String> {
+    if impression.items.is_empty() {
+        return None;
+    }
+    let id = recommendation_id();
+    let now = chrono::Utc::now();
+    let mut event = Event::new(EventId::new(id.clone()).ok()?, None, EventName::parse(IMPRESSION_EVENT), now);
+    let props = &mut event.properties;
+    props.insert(ID_PROPERTY.into(), Value::from(id.clone()));
+    props.insert("placement".into(), Value::from(impression.placement));
+    props.insert("user_id".into(), impression.user.map_or(Value::Null, |u| Value::from(u.as_str())));
+    if !impression.context.is_empty() {
+        props.insert("context".into(), impression.context.iter().map(|p| Value::from(p.as_str())).collect());
+    }
+    let products: Vec<Value> = impression
+        .items
+        .iter()
+        .enumerate()
+        .map(|(position, r)| json!({"product_id": r.product_id, "position": position, "source": r.source}))
+        .collect();
+    props.insert("products".into(), Value::Array(products));
+    let permit = match state.writer.reserve(1) {
+        Ok(permit) => permit,
+        Err(_) => {
+            tracing::warn!(recommendation_id = %id, "writer queue full: impression not recorded");
+            return None;
+        }
+    };
+    let message = Message {
+        index: 0,
+        call: CallType::Track,
+        message_id: id.clone(),
+        user_id: None,
+        anonymous_id: None,
+        previous_id: None,
+        timestamp: now,
+        event: Some(event),
+        user: None,
+    };
+    // Nobody waits for the commit: the answer must not take a group commit's linger.
+    let (reply, _) = tokio::sync::oneshot::channel();
+    let submission = crate::writer::Submission { messages: vec![message], refused: Vec::new(), permit, reply };
+    match state.writer.submit(submission) {
+        Ok(()) => Some(id),
+        Err(_) => {
+            tracing::warn!(recommendation_id = %id, "writer stopped: impression not recorded");
+            None
+        }
+    }
+}
+
+/// Whether the query asks to record the list (`record=false` does not).
+fn recording(query: &Query) -> Result<bool, Refusal> {
+    match query.get("record") {
+        None | Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(other) => Err(invalid(format!("record {other:?}: expected true or false"))),
+    }
+}
+
 /// `GET /v1/recommendations/{user}`: the user's list at a placement.
 pub(crate) async fn for_user(
     State(state): State<AppState>,
@@ -165,12 +255,22 @@ pub(crate) async fn for_user(
         // A user's person id is the user id (identity stitching merges
         // visitors into it; see docs/collection.md).
         let person = PersonId::from(user.clone());
+        let record_it = recording(&query)?;
         let items = model.recommend(&person, &placement, n);
+        let context = match &placement {
+            Placement::Home => Vec::new(),
+            Placement::Cart { items } | Placement::Order { items } => items.iter().collect(),
+            Placement::Similar { product } | Placement::BoughtTogether { product } => vec![product],
+        };
+        let kind = placement.kind().as_str();
+        let impression = Impression { user: Some(&user), placement: kind, context, items: &items };
+        let id = if record_it { record(&state, impression) } else { None };
         Ok(Json(json!({
             "user_id": user,
             "placement": placement.kind(),
             "known": model.knows(&person),
             "as_of": model.as_of(),
+            "recommendation_id": id,
             "items": items,
         }))
         .into_response())
@@ -193,8 +293,12 @@ pub(crate) async fn similar(
         let query = Query::parse(query.as_deref())?;
         let product = ProductId::new(&item).map_err(|e| invalid(format!("item {item:?}: {e}")))?;
         let n = query.n()?;
+        let record_it = recording(&query)?;
         let items = model.similar(&product, n);
-        Ok(Json(json!({"product_id": product, "as_of": model.as_of(), "items": items})).into_response())
+        let impression = Impression { user: None, placement: "similar_items", context: vec![&product], items: &items };
+        let id = if record_it { record(&state, impression) } else { None };
+        Ok(Json(json!({"product_id": product, "as_of": model.as_of(), "recommendation_id": id, "items": items}))
+            .into_response())
     };
     answer().unwrap_or_else(|r| *r)
 }

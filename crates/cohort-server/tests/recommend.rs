@@ -79,6 +79,14 @@ impl Running {
     async fn get(&self, path: &str) -> (u16, Value) {
         self.call("GET", path, Some(ADMIN_KEY)).await
     }
+
+    async fn call_json(&self, path: &str, body: Value) -> (u16, Value) {
+        let url = format!("http://{}{path}", self.server.addr());
+        let request = self.client.post(url).header("authorization", basic_auth(ADMIN_KEY)).json(&body);
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
 }
 
 async fn start(services: Services) -> Running {
@@ -196,4 +204,121 @@ async fn without_a_model_503_until_trained_and_reloaded() {
     let bare = start(Services::default()).await;
     let (status, _) = bare.call("POST", "/v1/recommendations/reload", Some(ADMIN_KEY)).await;
     assert_eq!(status, 503);
+}
+
+/// Serve → impressions stored → clicks ingested over Segment → CTR on the
+/// KPI board, per placement, with exact numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_lists_and_their_clicks_give_the_ctr_on_the_kpi_board() {
+    use cohort_analytics::KpiTargets;
+    use cohort_duckdb::DuckDbStore;
+    use cohort_server::AnalyticsService;
+
+    let duck = Arc::new(DuckDbStore::open_in_memory().unwrap());
+    let shop = ShopTime::default();
+    let analytics = Arc::new(AnalyticsService::new(duck.clone(), shop, KpiTargets::default()));
+    let services = Services { recommender: Some(Arc::new(model())), analytics: Some(analytics), ..Services::default() };
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".into(),
+        write_keys: vec![WRITE_KEY.into()],
+        admin_keys: vec![ADMIN_KEY.into()],
+        ..Default::default()
+    };
+    let store: Arc<dyn EventStore> = duck.clone();
+    let server = Server::start_with(config, shop, store, services, std::future::pending()).await.unwrap();
+    let s = Running { server, client: reqwest::Client::new() };
+
+    // Seven recorded lists: four at home, two cart pages, one anonymous
+    // "similar items"; a preview with record=false is not recorded.
+    let mut rec = Vec::new();
+    for path in [
+        "/v1/recommendations/tech1?n=3",
+        "/v1/recommendations/tech2?n=3",
+        "/v1/recommendations/tech3?n=3",
+        "/v1/recommendations/baby1?n=3",
+        "/v1/recommendations/tech1?placement=cart&items=nappies&n=2",
+        "/v1/recommendations/baby2?placement=cart&items=nappies&n=2",
+        "/v1/items/nappies/similar?n=2",
+    ] {
+        let (status, body) = s.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let id = body["recommendation_id"].as_str().unwrap_or_else(|| panic!("{path}: {body}")).to_string();
+        assert!(id.starts_with("rec_") && id.len() == 36, "{id}");
+        rec.push(id);
+    }
+    let (_, preview) = s.get("/v1/recommendations/tech4?record=false").await;
+    assert_eq!(preview["recommendation_id"], Value::Null);
+    let (status, body) = s.get("/v1/recommendations/tech4?record=maybe").await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().starts_with("record \"maybe\""), "{body}");
+
+    // Clicks through the normal Segment ingest: the first home list twice
+    // (counts once), the first cart list, the similar list (as a
+    // `Recommendation Clicked`), plus a click naming an unknown id and a
+    // plain product click (both ignored).
+    let click = |n: usize, user: Option<&str>, event: &str, product: &str, id: Option<&str>| {
+        let mut properties = serde_json::json!({"product_id": product});
+        if let Some(id) = id {
+            properties["recommendation_id"] = id.into();
+        }
+        let mut m = serde_json::json!({"type": "track", "messageId": format!("click{n}"), "event": event,
+                                        "properties": properties});
+        match user {
+            Some(u) => m["userId"] = u.into(),
+            None => m["anonymousId"] = "visitor9".into(),
+        }
+        m
+    };
+    let batch = serde_json::json!({"batch": [
+        click(1, Some("tech1"), "Product Clicked", "charger", Some(&rec[0])),
+        click(2, Some("tech1"), "Product Clicked", "nappies", Some(&rec[0])),
+        click(3, Some("tech1"), "Product Clicked", "wipes", Some(&rec[4])),
+        click(4, None, "Recommendation Clicked", "bottle", Some(&rec[6])),
+        click(5, Some("baby1"), "Product Clicked", "phone", Some("rec_unknown")),
+        click(6, Some("baby2"), "Product Clicked", "wipes", None),
+    ]});
+    let response = s
+        .client
+        .post(format!("http://{}/v1/batch", s.server.addr()))
+        .header("authorization", basic_auth(WRITE_KEY))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
+    // The impressions are stored as person-less events carrying the list.
+    let conn = duck.connection().unwrap();
+    let (shown, people, first): (i64, i64, String) = conn
+        .query_row(
+            "SELECT count(*), count(person_id), min(CASE WHEN event_id = ? THEN properties END) \
+             FROM events WHERE event = 'Recommendation Shown'",
+            [&rec[0]],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((shown, people), (7, 0));
+    let first: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!((first["placement"].as_str(), first["user_id"].as_str()), (Some("home"), Some("tech1")));
+    let shown_ids: Vec<&str> =
+        first["products"].as_array().unwrap().iter().map(|p| p["product_id"].as_str().unwrap()).collect();
+    assert_eq!(shown_ids, ["charger", "nappies", "wipes"]);
+
+    let (status, board) = s.call_json("/v1/query/kpi", serde_json::json!({})).await;
+    assert_eq!(status, 200, "{board}");
+    let kpi = |key: &str| {
+        let k = board["kpis"].as_array().unwrap().iter().find(|k| k["key"] == key);
+        k.unwrap_or_else(|| panic!("{key} missing: {board}")).clone()
+    };
+    let overall = kpi("recommendation_ctr");
+    assert_eq!(overall["value"].as_f64(), Some(3.0 / 7.0));
+    assert_eq!(overall["note"], "3 of 7 served lists clicked");
+    assert_eq!((overall["target"]["op"].as_str(), overall["target"]["value"].as_f64()), (Some(">="), Some(0.08)));
+    assert_eq!(overall["met"], true);
+    assert_eq!(kpi("recommendation_ctr_home")["value"].as_f64(), Some(0.25));
+    assert_eq!(kpi("recommendation_ctr_cart")["value"].as_f64(), Some(0.5));
+    assert_eq!(kpi("recommendation_ctr_similar_items")["value"].as_f64(), Some(1.0));
+    // Impressions make no one active: only the four clicking people (and
+    // the anonymous visitor) are.
+    assert_eq!(kpi("active_users")["value"].as_f64(), Some(4.0), "{board}");
 }
