@@ -33,6 +33,11 @@ impl OfferIssuer for Recorder {
     }
 }
 
+/// The wake-up spec used here (and by the PostgreSQL case).
+pub fn spec_for_tests(id: &str) -> CampaignSpec {
+    spec(id)
+}
+
 fn spec(id: &str) -> CampaignSpec {
     CampaignSpec {
         id: id.to_string(),
@@ -48,6 +53,11 @@ fn spec(id: &str) -> CampaignSpec {
         message_cost: Money::from_fen(5),
         targets: PlanTargets::WAKE_UP,
     }
+}
+
+/// A numbered contact.
+pub fn contact_for_tests(i: usize) -> Contact {
+    contact(i)
 }
 
 fn contact(i: usize) -> Contact {

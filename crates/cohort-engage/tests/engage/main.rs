@@ -7,4 +7,5 @@ mod common;
 mod journey;
 mod outbox;
 mod playbooks;
+mod postgres;
 mod stats;
