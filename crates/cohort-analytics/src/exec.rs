@@ -3,9 +3,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cohort_duckdb::DuckDbStore;
+use cohort_insight::InsightConfig;
 use cohort_model::ShopTime;
 use duckdb::Connection;
 
+use crate::cac::CacPeriodRow;
 use crate::dialect::{Dialect, DuckDb};
 use crate::error::Result;
 use crate::funnel::compile::FunnelBounds;
@@ -15,6 +17,7 @@ use crate::kpi::{kpi, ratio, CacRow, Kpi, KpiBoard, KpiSpec, KpiTargets, KpiUnit
 use crate::lifecycle::{LifecycleResult, LifecycleSpec};
 use crate::paths::{PathResult, PathSpec};
 use crate::retention::{RetentionResult, RetentionSpec};
+use crate::segment_history::SegmentPeriod;
 use crate::spec::EventCatalogue;
 use crate::spend::{SpendImport, SpendRow};
 use crate::zone::ZoneOffsets;
@@ -24,6 +27,7 @@ pub struct Analytics<'a> {
     store: &'a DuckDbStore,
     shop: ShopTime,
     dialect: DuckDb,
+    segments: InsightConfig,
 }
 
 /// Earliest and latest instant in the store (events, orders, registrations).
@@ -32,7 +36,15 @@ pub(crate) type DataRange = Option<(DateTime<Utc>, DateTime<Utc>)>;
 impl<'a> Analytics<'a> {
     /// The engine for `store`, counting days in `shop`'s time zone.
     pub fn new(store: &'a DuckDbStore, shop: ShopTime) -> Self {
-        Analytics { store, shop, dialect: DuckDb }
+        Analytics { store, shop, dialect: DuckDb, segments: InsightConfig::default() }
+    }
+
+    /// Uses `segments` (`[segments]` of `cohort.toml`) for the value tiers
+    /// and lifecycle stages of the KPI board's segment history (default:
+    /// the business plan's thresholds).
+    pub fn with_segments(mut self, segments: InsightConfig) -> Self {
+        self.segments = segments;
+        self
     }
 
     /// The shop's time.
@@ -236,7 +248,8 @@ impl<'a> Analytics<'a> {
                 .at_least(targets.retention_30d_min)
                 .note(format!("{} of {} new customers with 30 days observed", n[5], n[4])),
         ];
-        let cac = self.cac(&conn, &q.cac, targets)?;
+        let cac_sql = crate::cac::compile(from, to, as_of, spec.period, &self.shop, &zone, &self.dialect);
+        let (cac, cac_by_period) = self.cac(&conn, &cac_sql, targets)?;
         let kpis = {
             let mut kpis = kpis;
             let spend: i64 = cac.iter().map(|c| c.spend_fen).sum();
@@ -274,27 +287,92 @@ impl<'a> Analytics<'a> {
             });
         }
         let (segments, segments_as_of) = self.segment_shares(&conn)?;
-        Ok(KpiBoard { from, to, as_of, kpis, ltv, segments, segments_as_of, cac })
+        let segment_history = self.segment_history(&conn, spec, to, as_of, &zone)?;
+        Ok(KpiBoard {
+            from,
+            to,
+            as_of,
+            kpis,
+            ltv,
+            segments,
+            segments_as_of,
+            cac,
+            period: spec.period,
+            cac_by_period,
+            segment_history,
+        })
     }
 
-    /// CAC per channel (no rows without imported spend in the range).
-    fn cac(&self, conn: &Connection, sql: &str, targets: &KpiTargets) -> Result<Vec<CacRow>> {
+    /// Value tiers and lifecycle stages at the end of each period.
+    fn segment_history(
+        &self,
+        conn: &Connection,
+        spec: &KpiSpec,
+        to: NaiveDate,
+        as_of: DateTime<Utc>,
+        zone: &ZoneOffsets,
+    ) -> Result<Vec<SegmentPeriod>> {
+        let ends = crate::segment_history::periods(spec.period, to, spec.history_periods, self.shop.date(as_of));
+        if ends.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (value, lifecycle) = (&self.segments.value, &self.segments.lifecycle);
+        let sql = crate::segment_history::compile(&ends, as_of, value, lifecycle, zone, &self.dialect);
+        tracing::debug!(%sql, "segment history");
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = rows
+            .into_iter()
+            .map(|(p, dim, seg, n)| Ok((parse_date(&p)?, dim, seg, n as u64)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(crate::segment_history::assemble(&ends, &rows))
+    }
+
+    /// CAC per channel over the range and per period and channel (no rows
+    /// without imported spend in the range).
+    fn cac(&self, conn: &Connection, sql: &str, targets: &KpiTargets) -> Result<(Vec<CacRow>, Vec<CacPeriodRow>)> {
         tracing::debug!(%sql, "cac");
         let mut stmt = conn.prepare(sql)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
-        if rows.iter().all(|r| r.1 == 0) {
-            return Ok(Vec::new());
+        if rows.iter().all(|r| r.2 == 0) {
+            return Ok((Vec::new(), Vec::new()));
         }
-        Ok(rows
+        let cac = |spend_fen: i64, n: i64| {
+            let cac_fen = ratio(spend_fen, n);
+            (cac_fen, cac_fen.map(|c| c <= targets.cac_max_fen as f64))
+        };
+        let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        let mut by_period = Vec::new();
+        for (period, channel, spend_fen, n) in rows {
+            let total = totals.entry(channel.clone()).or_default();
+            total.0 += spend_fen;
+            total.1 += n;
+            let (cac_fen, met) = cac(spend_fen, n);
+            by_period.push(CacPeriodRow {
+                period: parse_date(&period)?,
+                channel,
+                spend_fen,
+                new_customers: n as u64,
+                cac_fen,
+                met,
+            });
+        }
+        let totals = totals
             .into_iter()
-            .map(|(channel, spend_fen, n)| {
-                let cac_fen = ratio(spend_fen, n);
-                let met = cac_fen.map(|c| c <= targets.cac_max_fen as f64);
+            .map(|(channel, (spend_fen, n))| {
+                let (cac_fen, met) = cac(spend_fen, n);
                 CacRow { channel, spend_fen, new_customers: n as u64, cac_fen, met }
             })
-            .collect())
+            .collect();
+        Ok((totals, by_period))
     }
 
     /// Stores marketing spend rows (`marketing_spend`), replacing any stored

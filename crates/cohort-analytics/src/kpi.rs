@@ -1,7 +1,8 @@
 //! The KPI / OKR board: activity, registrations, orders and money, first
 //! orders, repurchase and new-customer retention over a shop-local date
 //! range, each shown against its configured target, plus LTV by
-//! acquisition month and the current value-tier / lifecycle shares.
+//! acquisition month, CAC per channel and period ([`crate::cac`]) and the
+//! value-tier / lifecycle shares over time ([`crate::segment_history`]).
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -54,7 +55,7 @@ impl KpiTargets {
 }
 
 /// A KPI board query.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KpiSpec {
     /// Shop-local dates measured (default: the 30 days ending on the
@@ -64,6 +65,36 @@ pub struct KpiSpec {
     /// Data after this instant is ignored (default: the latest event or order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<DateTime<Utc>>,
+    /// Period of the tables over time: CAC per channel and period, and the
+    /// segment shares (default `month`).
+    #[serde(default = "default_period")]
+    pub period: Period,
+    /// Segment shares over this many periods, ending with the one holding
+    /// the range's last day (default 12; 0 leaves the table out).
+    #[serde(default = "default_history_periods")]
+    pub history_periods: u32,
+}
+
+fn default_period() -> Period {
+    Period::Month
+}
+
+fn default_history_periods() -> u32 {
+    12
+}
+
+/// At most this many periods of segment history.
+pub const MAX_HISTORY_PERIODS: u32 = 400;
+
+impl Default for KpiSpec {
+    fn default() -> Self {
+        KpiSpec {
+            range: DateRange::default(),
+            as_of: None,
+            period: default_period(),
+            history_periods: default_history_periods(),
+        }
+    }
 }
 
 impl KpiSpec {
@@ -71,6 +102,12 @@ impl KpiSpec {
     pub fn validate(&self) -> Result<()> {
         let mut issues = Issues::default();
         self.range.validate("range", &mut issues);
+        if self.history_periods > MAX_HISTORY_PERIODS {
+            issues.push(
+                "history_periods",
+                format!("at most {MAX_HISTORY_PERIODS} periods, got {}", self.history_periods),
+            );
+        }
         issues.finish()
     }
 }
@@ -162,13 +199,22 @@ pub struct KpiBoard {
     /// CAC per acquisition channel over the range (empty without imported
     /// marketing spend).
     pub cac: Vec<CacRow>,
+    /// The period of `cac_by_period` and `segment_history`.
+    pub period: Period,
+    /// CAC per period and channel within the range (empty without imported
+    /// marketing spend).
+    pub cac_by_period: Vec<crate::cac::CacPeriodRow>,
+    /// Value-tier and lifecycle shares at the end of each period, computed
+    /// from the history (not from stored profiles).
+    pub segment_history: Vec<crate::segment_history::SegmentPeriod>,
 }
 
 /// Customer acquisition cost of one channel over the board's range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CacRow {
-    /// The channel (of the new customer's first paid order; `unknown` when
-    /// it has none).
+    /// The acquisition channel, lower case (see [`crate::cac`]: registration
+    /// channel, else first touch, else first paid order; `unknown` when
+    /// none is known).
     pub channel: String,
     /// Marketing spend in the range, fen.
     pub spend_fen: i64,
@@ -241,8 +287,6 @@ pub struct KpiQueries {
     pub new_customers: String,
     /// `cohort text, persons, ltv30 sum, ltv90 sum, ltv180 sum, latest acquisition ms`.
     pub ltv: String,
-    /// One row per channel: `channel, spend_fen, new_customers`.
-    pub cac: String,
 }
 
 /// Compiles the board's queries for `[from, to]` as of `as_of`.
@@ -343,18 +387,5 @@ pub fn compile(
         cohort_text = d.date_text("cohort"),
         latest = d.epoch_millis("max(acquired)"),
     );
-    let cac = format!(
-        "WITH {firsts}, acquired AS (\n  \
-         SELECT coalesce(o.channel, 'unknown') AS channel, count(*) AS n\n  \
-         FROM firsts AS f JOIN orders AS o ON o.order_id = f.order_id GROUP BY 1\n\
-         ), spend AS (\n  \
-         SELECT channel, sum(spend_fen) AS spend FROM marketing_spend\n  \
-         WHERE day BETWEEN {from_date} AND {to_date} GROUP BY channel\n\
-         )\n\
-         SELECT coalesce(s.channel, a.channel) AS channel, coalesce(s.spend, 0), coalesce(a.n, 0)\n\
-         FROM spend AS s FULL OUTER JOIN acquired AS a ON a.channel = s.channel ORDER BY 1",
-        from_date = d.date(from),
-        to_date = d.date(to),
-    );
-    KpiQueries { activity, registrations, orders, new_customers, ltv, cac }
+    KpiQueries { activity, registrations, orders, new_customers, ltv }
 }

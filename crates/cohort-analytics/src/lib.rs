@@ -22,6 +22,7 @@
 mod error;
 mod exec;
 
+pub mod cac;
 pub mod ctr;
 pub mod dialect;
 pub mod funnel;
@@ -29,10 +30,12 @@ pub mod kpi;
 pub mod lifecycle;
 pub mod paths;
 pub mod retention;
+pub mod segment_history;
 pub mod spec;
 pub mod spend;
 pub mod zone;
 
+pub use cac::CacPeriodRow;
 pub use dialect::{Dialect, DuckDb};
 pub use error::{AnalyticsError, Result, SpecIssue};
 pub use exec::Analytics;
@@ -43,6 +46,7 @@ pub use kpi::{CacRow, Kpi, KpiBoard, KpiSpec, KpiTarget, KpiTargets, KpiUnit, Lt
 pub use lifecycle::{LifecycleResult, LifecycleRow, LifecycleSpec};
 pub use paths::{PathResult, PathRow, PathSpec};
 pub use retention::{CohortRow, RetentionMode, RetentionResult, RetentionSpec};
+pub use segment_history::SegmentPeriod;
 pub use spec::{
     Activity, DateRange, EventCatalogue, EventMatch, Filter, FilterOp, Period, Property, Window, WindowUnit, MAX_STEPS,
 };

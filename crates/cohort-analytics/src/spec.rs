@@ -627,6 +627,32 @@ impl DateRange {
     }
 }
 
+/// The Segment e-commerce and Cohort event names as stored: always known to
+/// specs, and the events that count as a person's activity (custom names do
+/// not, as in `cohort_model::EventName::is_activity`).
+pub const KNOWN_EVENTS: [&str; 20] = [
+    "Page Viewed",
+    "Products Searched",
+    "Product List Viewed",
+    "Product Viewed",
+    "Product Clicked",
+    "Product Added",
+    "Product Removed",
+    "Product Added to Wishlist",
+    "Cart Viewed",
+    "Checkout Started",
+    "Payment Info Entered",
+    "Order Completed",
+    "Order Cancelled",
+    "Order Refunded",
+    "Coupon Applied",
+    "Product Reviewed",
+    "Product Shared",
+    "Checked In",
+    "Live Stream Watched",
+    "Short Video Watched",
+];
+
 /// The event names a spec may use: every known Segment e-commerce name plus
 /// every name present in the store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -638,28 +664,7 @@ impl EventCatalogue {
     /// The built-in names plus `stored`.
     pub fn new(stored: impl IntoIterator<Item = String>) -> Self {
         let mut names: BTreeSet<String> = stored.into_iter().collect();
-        for known in [
-            "Page Viewed",
-            "Products Searched",
-            "Product List Viewed",
-            "Product Viewed",
-            "Product Clicked",
-            "Product Added",
-            "Product Removed",
-            "Product Added to Wishlist",
-            "Cart Viewed",
-            "Checkout Started",
-            "Payment Info Entered",
-            "Order Completed",
-            "Order Cancelled",
-            "Order Refunded",
-            "Coupon Applied",
-            "Product Reviewed",
-            "Product Shared",
-            "Checked In",
-            "Live Stream Watched",
-            "Short Video Watched",
-        ] {
+        for known in KNOWN_EVENTS {
             names.insert(known.to_string());
         }
         EventCatalogue { names }

@@ -24,6 +24,7 @@ fn kpi_board_figures_and_targets() {
             to: Some("2025-03-31".parse().unwrap()),
         },
         as_of: Some(at("2025-05-01T00:00:00Z")),
+        ..KpiSpec::default()
     };
     let board = engine(&store).kpi(&spec, &KpiTargets::default()).unwrap();
     let v = |key: &str| board.get(key).unwrap_or_else(|| panic!("{key}")).value;
@@ -130,6 +131,7 @@ fn cac_per_channel_against_the_target() {
             to: Some("2025-03-31".parse().unwrap()),
         },
         as_of: Some(at("2025-05-01T00:00:00Z")),
+        ..KpiSpec::default()
     };
     let csv = "date,channel,spend_fen\n\
                2025-02-28,douyin,99999\n\

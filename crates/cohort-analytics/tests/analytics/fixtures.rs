@@ -83,6 +83,12 @@ impl Shop {
         self.batch.users.push(u);
     }
 
+    /// A registered user with an acquisition channel.
+    pub fn user_via(&mut self, id: &str, registered: &str, channel: &str) {
+        self.user(id, registered);
+        self.batch.users.last_mut().unwrap().channel = Some(channel.to_string());
+    }
+
     /// Writes everything into a fresh in-memory store.
     pub fn store(&self) -> DuckDbStore {
         let store = DuckDbStore::open_in_memory().unwrap();

@@ -7,6 +7,7 @@
 #![allow(clippy::needless_range_loop)]
 
 mod board;
+mod board_history;
 mod fixtures;
 mod funnel;
 mod generated;

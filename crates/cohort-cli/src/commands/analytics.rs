@@ -303,6 +303,14 @@ pub fn lifecycle(ctx: &Context, args: LifecycleArgs) -> anyhow::Result<()> {
 /// Arguments of `cohort kpi`.
 #[derive(Debug, clap::Args)]
 pub struct KpiArgs {
+    /// Period of CAC per period and of the segment shares over time: day,
+    /// week or month (shop-local).
+    #[arg(long, default_value = "month")]
+    pub period: Period,
+    /// Segment shares over this many periods, ending with the one holding
+    /// the range's last day (0: none).
+    #[arg(long, default_value_t = 12)]
+    pub history: u32,
     #[command(flatten)]
     pub common: Common,
 }
@@ -349,7 +357,7 @@ fn print_board(b: &KpiBoard) {
         print!("{}", table(&["month", "people", "30 days", "90 days", "180 days"], &rows));
     }
     if !b.cac.is_empty() {
-        println!("\nCAC by acquisition channel (first paid order's channel):");
+        println!("\nCAC by acquisition channel (registration channel, else first touch, else first order's):");
         let rows: Vec<Vec<String>> = b
             .cac
             .iter()
@@ -370,6 +378,48 @@ fn print_board(b: &KpiBoard) {
             .collect();
         print!("{}", table(&["channel", "spend", "new customers", "CAC", "status"], &rows));
     }
+    if !b.cac_by_period.is_empty() {
+        println!("\nCAC by {} and channel:", b.period.as_str());
+        let rows: Vec<Vec<String>> = b
+            .cac_by_period
+            .iter()
+            .map(|c| {
+                let status = match c.met {
+                    Some(true) => "met",
+                    Some(false) => "MISSED",
+                    None => "n/a",
+                };
+                vec![
+                    c.period.to_string(),
+                    c.channel.clone(),
+                    kpi_value(Some(c.spend_fen as f64), KpiUnit::Fen),
+                    thousands(c.new_customers),
+                    kpi_value(c.cac_fen, KpiUnit::Fen),
+                    status.into(),
+                ]
+            })
+            .collect();
+        print!("{}", table(&["period", "channel", "spend", "new customers", "CAC", "status"], &rows));
+    }
+    if let Some(first) = b.segment_history.first() {
+        println!(
+            "\nvalue tiers and lifecycle stages at each {} end (share of people known by then):",
+            b.period.as_str()
+        );
+        let mut header = vec!["period".to_string(), "as of".into(), "people".into()];
+        header.extend(first.shares.iter().map(|s| s.segment.clone()));
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let rows: Vec<Vec<String>> = b
+            .segment_history
+            .iter()
+            .map(|p| {
+                let mut row = vec![p.period.to_string(), p.as_of_date.to_string(), thousands(p.persons)];
+                row.extend(p.shares.iter().map(|s| percent(s.share)));
+                row
+            })
+            .collect();
+        print!("{}", table(&header, &rows));
+    }
     if !b.segments.is_empty() {
         println!("\nsegments (last `cohort compute`):");
         let rows: Vec<Vec<String>> = b
@@ -385,9 +435,15 @@ fn print_board(b: &KpiBoard) {
 pub fn kpi(ctx: &Context, args: KpiArgs) -> anyhow::Result<()> {
     let spec = match args.common.read_spec()? {
         Some(spec) => spec,
-        None => KpiSpec { range: args.common.range(), as_of: None },
+        None => KpiSpec {
+            range: args.common.range(),
+            period: args.period,
+            history_periods: args.history,
+            ..KpiSpec::default()
+        },
     };
-    let board = Analytics::new(&ctx.store, ctx.shop).kpi(&spec, &ctx.config.kpi)?;
+    let analytics = Analytics::new(&ctx.store, ctx.shop).with_segments(ctx.config.segments.clone());
+    let board = analytics.kpi(&spec, &ctx.config.kpi)?;
     if args.common.json {
         print_json(&board)
     } else {
