@@ -82,6 +82,8 @@ enum Command {
     Paths(commands::analytics::PathsArgs),
     /// Market baskets: frequent itemsets (FP-growth), association rules, bought-together lists, bundles.
     Basket(commands::basket::Args),
+    /// Review sentiment: train / evaluate the classifier, complaint topics, classify texts, score people.
+    Reviews(commands::reviews::Args),
 }
 
 fn main() -> ExitCode {
@@ -130,5 +132,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kpi(args) => commands::analytics::kpi(&ctx, args),
         Command::Paths(args) => commands::analytics::paths(&ctx, args),
         Command::Basket(args) => commands::basket::run(&ctx, args),
+        Command::Reviews(args) => commands::reviews::run(&ctx, args),
     }
 }

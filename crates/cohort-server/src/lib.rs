@@ -32,6 +32,7 @@ mod loyalty;
 mod metrics;
 mod openapi;
 mod recommend;
+mod reviews;
 mod routes;
 mod writer;
 
@@ -67,6 +68,8 @@ pub(crate) struct AppState {
     keys: Arc<keys::KeyRing>,
     /// The recommendation model behind `/v1/recommendations/…`.
     recommend: Arc<recommend::RecommendService>,
+    /// The sentiment model and topic report behind `/v1/reviews/…`.
+    reviews: Arc<reviews::ReviewService>,
 }
 
 /// The optional services behind the admin routes; without one, its routes
@@ -86,6 +89,9 @@ pub struct Services {
     /// The model file `POST /v1/recommendations/reload` re-reads
     /// (`recommend.model.json` beside the store).
     pub recommender_file: Option<std::path::PathBuf>,
+    /// Where `sentiment.model.json.gz` and `sentiment.topics.json` live
+    /// (the store's directory); `sentiment_disabled` without one.
+    pub reviews_dir: Option<std::path::PathBuf>,
 }
 
 /// Decoders are stateful (reused buffers, the field mapping): one per
@@ -188,10 +194,11 @@ impl Server {
         )?;
         let config = Arc::new(config);
         let decoders = Arc::new(DecoderPool { idle: Mutex::new(Vec::new()), config: config.clone(), shop });
-        let Services { loyalty, analytics, keys_file, recommender, recommender_file } = services;
+        let Services { loyalty, analytics, keys_file, recommender, recommender_file, reviews_dir } = services;
         let keys = Arc::new(keys::KeyRing::new(keys_file, &config.write_keys, &config.admin_keys));
         let recommend = Arc::new(recommend::RecommendService::new(recommender, recommender_file));
-        let state = AppState { config, writer, decoders, metrics, loyalty, analytics, keys, recommend };
+        let reviews = Arc::new(reviews::ReviewService::new(reviews_dir));
+        let state = AppState { config, writer, decoders, metrics, loyalty, analytics, keys, recommend, reviews };
         let app = routes::router(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
-use crate::{analytics, loyalty, recommend, AppState};
+use crate::{analytics, loyalty, recommend, reviews, AppState};
 
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +76,8 @@ pub const ROUTES: &[Route] = &[
     ),
     admin("GET", "/v1/items/{item}/similar", "Products similar to a product, by behaviour and content"),
     admin("POST", "/v1/recommendations/reload", "Re-read the recommendation model file after training"),
+    admin("POST", "/v1/reviews/classify", "Sentiment (P(positive)) and complaint topics of review texts"),
+    admin("GET", "/v1/reviews/topics", "The last complaint-topic report of the store's reviews"),
 ];
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -106,6 +108,8 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/recommendations/{user}") => router.route(route.path, get(recommend::for_user)),
             (None, "/v1/items/{item}/similar") => router.route(route.path, get(recommend::similar)),
             (None, "/v1/recommendations/reload") => router.route(route.path, post(recommend::reload)),
+            (None, "/v1/reviews/classify") => router.route(route.path, post(reviews::classify)),
+            (None, "/v1/reviews/topics") => router.route(route.path, get(reviews::topics)),
             (None, other) => unreachable!("route {other} has no handler"),
         };
     }

@@ -13,6 +13,7 @@ pub mod points;
 pub mod profile;
 pub mod recommend;
 pub mod rejected;
+pub mod reviews;
 pub mod segments;
 pub mod serve;
 pub mod status;

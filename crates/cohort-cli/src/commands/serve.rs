@@ -52,6 +52,7 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     // The recommendation routes serve the model `cohort recommend train`
     // saved beside the store; `POST /v1/recommendations/reload` re-reads it.
     let recommender_file = store_dir.join(cohort_recommend::MODEL_FILE);
+    let reviews_dir = store_dir.to_path_buf();
     let recommender = if recommender_file.exists() {
         let model = cohort_recommend::Recommender::load(&recommender_file)
             .with_context(|| format!("cannot load the recommendation model {}", recommender_file.display()))?;
@@ -89,6 +90,7 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
             keys_file: Some(keys_file),
             recommender,
             recommender_file: Some(recommender_file),
+            reviews_dir: Some(reviews_dir),
         };
         let server = Server::start_with(config, shop, store, services, stop).await?;
         // Scripts (and tests) read the bound address from this line.
