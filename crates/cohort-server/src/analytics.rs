@@ -30,13 +30,36 @@ pub struct AnalyticsService {
     store: Arc<DuckDbStore>,
     shop: ShopTime,
     targets: KpiTargets,
+    /// `[segments]`, for profile recomputes started over HTTP.
+    segments: cohort_insight::InsightConfig,
+    jobs: crate::insight::Jobs,
 }
 
 impl AnalyticsService {
     /// Queries on `store`, counting days in `shop`'s zone, the KPI board
     /// shown against `targets`.
     pub fn new(store: Arc<DuckDbStore>, shop: ShopTime, targets: KpiTargets) -> Self {
-        AnalyticsService { store, shop, targets }
+        let segments = cohort_insight::InsightConfig::default();
+        AnalyticsService { store, shop, targets, segments, jobs: Default::default() }
+    }
+
+    /// Recomputes started over HTTP (`POST /v1/jobs/compute`) use these
+    /// `[segments]` settings (default: the built-in ones).
+    pub fn with_segments(mut self, segments: cohort_insight::InsightConfig) -> Self {
+        self.segments = segments;
+        self
+    }
+
+    pub(crate) fn store(&self) -> &Arc<DuckDbStore> {
+        &self.store
+    }
+
+    pub(crate) fn segments_config(&self) -> &cohort_insight::InsightConfig {
+        &self.segments
+    }
+
+    pub(crate) fn jobs(&self) -> &crate::insight::Jobs {
+        &self.jobs
     }
 
     /// The engine (borrowing the store).

@@ -25,8 +25,10 @@
 mod analytics;
 mod auth;
 mod config;
+mod console;
 mod error;
 mod ingest;
+mod insight;
 pub mod keys;
 mod loyalty;
 mod metrics;

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
-use crate::{analytics, loyalty, recommend, reviews, AppState};
+use crate::{analytics, insight, loyalty, recommend, reviews, AppState};
 
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +76,9 @@ pub const ROUTES: &[Route] = &[
     ),
     admin("GET", "/v1/items/{item}/similar", "Products similar to a product, by behaviour and content"),
     admin("POST", "/v1/recommendations/reload", "Re-read the recommendation model file after training"),
+    admin("GET", "/v1/segments", "People per value tier, lifecycle stage, behaviour type and RFM segment"),
+    admin("POST", "/v1/jobs/compute", "Recompute every profile in the background; answers the job"),
+    admin("GET", "/v1/jobs/{id}", "A background job's state and progress"),
     admin("POST", "/v1/reviews/classify", "Sentiment (P(positive)) and complaint topics of review texts"),
     admin("GET", "/v1/reviews/topics", "The last complaint-topic report of the store's reviews"),
 ];
@@ -108,12 +111,15 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/recommendations/{user}") => router.route(route.path, get(recommend::for_user)),
             (None, "/v1/items/{item}/similar") => router.route(route.path, get(recommend::similar)),
             (None, "/v1/recommendations/reload") => router.route(route.path, post(recommend::reload)),
+            (None, "/v1/segments") => router.route(route.path, get(insight::segments)),
+            (None, "/v1/jobs/compute") => router.route(route.path, post(insight::start_compute)),
+            (None, "/v1/jobs/{id}") => router.route(route.path, get(insight::job)),
             (None, "/v1/reviews/classify") => router.route(route.path, post(reviews::classify)),
             (None, "/v1/reviews/topics") => router.route(route.path, get(reviews::topics)),
             (None, other) => unreachable!("route {other} has no handler"),
         };
     }
-    router.with_state(state)
+    router.merge(crate::console::router()).with_state(state)
 }
 
 async fn ready(State(s): State<AppState>) -> Response {

@@ -75,7 +75,9 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     let loyalty_config = ctx.config.loyalty.clone();
     let duckdb = Arc::new(ctx.store);
     // The query routes read the same store the collector writes.
-    let analytics = Arc::new(AnalyticsService::new(duckdb.clone(), shop, ctx.config.kpi.clone()));
+    let analytics = Arc::new(
+        AnalyticsService::new(duckdb.clone(), shop, ctx.config.kpi.clone()).with_segments(ctx.config.segments.clone()),
+    );
     let store: Arc<dyn EventStore> = duckdb;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
     runtime.block_on(async move {
