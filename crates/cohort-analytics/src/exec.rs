@@ -317,7 +317,7 @@ impl<'a> Analytics<'a> {
             return Ok(Vec::new());
         }
         let (value, lifecycle) = (&self.segments.value, &self.segments.lifecycle);
-        let sql = crate::segment_history::compile(&ends, as_of, value, lifecycle, zone, &self.dialect);
+        let sql = crate::segment_history::compile(&ends, spec.period, as_of, value, lifecycle, zone, &self.dialect);
         tracing::debug!(%sql, "segment history");
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt

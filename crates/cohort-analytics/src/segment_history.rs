@@ -6,8 +6,9 @@
 //!
 //! Every rule of the two partitions is stated in shop-local days, so the
 //! query first reduces events and orders to one row per person and day
-//! (activity, purchases, money) and then evaluates each period end over
-//! those rows; `cohort compute` at the same instant puts everyone in the
+//! (activity, purchases, money). First and last activity at a period end
+//! come from per-(person, period) minima and maxima of those rows, the
+//! purchase figures from the purchase days up to it; `cohort compute` at the same instant puts everyone in the
 //! same tier and stage (the integration test checks this period by period).
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -55,8 +56,10 @@ pub fn periods(period: Period, to: NaiveDate, n: u32, as_of_date: NaiveDate) -> 
 
 /// The query: `period text, dimension, segment, persons` for the
 /// `(period start, as-of day)` pairs of [`periods`].
+#[allow(clippy::too_many_arguments)]
 pub fn compile(
     ends: &[(NaiveDate, NaiveDate)],
+    period: Period,
     as_of: DateTime<Utc>,
     value: &ValueTierConfig,
     lifecycle: &LifecycleConfig,
@@ -79,15 +82,18 @@ pub fn compile(
          SELECT person_id, {order_day}, true, count(*) FILTER (WHERE kind = 'purchase'),\n         \
          coalesce(sum(greatest(total_fen, 0)) FILTER (WHERE kind = 'purchase'), 0)\n  \
          FROM orders WHERE person_id IS NOT NULL AND placed_at <= {as_of} GROUP BY 1, 2\n\
+         ), buckets AS (\n  \
+         SELECT p, {bucket} AS b, max(d) FILTER (WHERE act) AS last_d, min(d) FILTER (WHERE act) AS first_d\n  \
+         FROM facts GROUP BY 1, 2\n\
          ), seen AS (\n  \
-         SELECT e.period, e.today, f.p,\n         \
-         max(f.d) FILTER (WHERE f.act) AS last_active,\n         \
-         min(f.d) FILTER (WHERE f.act) AS first_active,\n         \
-         sum(f.n) AS purchases,\n         \
+         SELECT e.period, e.today, x.p, max(x.last_d) AS last_active, min(x.first_d) AS first_active\n  \
+         FROM ends AS e JOIN buckets AS x ON x.b <= e.period GROUP BY 1, 2, 3\n\
+         ), bought AS (\n  \
+         SELECT e.period, f.p, sum(f.n) AS purchases,\n         \
          sum(f.n) FILTER (WHERE {ago_f} <= {window}) AS value_orders,\n         \
          sum(f.m) FILTER (WHERE {ago_f} <= {window}) AS value_monetary,\n         \
-         min({ago_f}) FILTER (WHERE f.n > 0) AS recency_days\n  \
-         FROM ends AS e JOIN facts AS f ON f.d <= e.today GROUP BY 1, 2, 3\n\
+         min({ago_f}) AS recency_days\n  \
+         FROM ends AS e JOIN facts AS f ON f.n > 0 AND f.d <= e.today GROUP BY 1, 2\n\
          ), registered AS (\n  \
          SELECT user_id AS p, min({reg_day}) AS rd FROM users\n  \
          WHERE registered_at IS NULL OR registered_at <= {as_of} GROUP BY 1\n\
@@ -96,9 +102,10 @@ pub fn compile(
          ), people AS (\n  \
          SELECT coalesce(s.period, k.period) AS period, coalesce(s.today, k.today) AS today,\n         \
          coalesce(k.rd, s.first_active) AS reg_day, s.last_active,\n         \
-         coalesce(s.purchases, 0) AS purchases, coalesce(s.value_orders, 0) AS value_orders,\n         \
-         coalesce(s.value_monetary, 0) AS value_monetary, s.recency_days\n  \
-         FROM seen AS s FULL OUTER JOIN known AS k ON k.period = s.period AND k.p = s.p\n\
+         coalesce(o.purchases, 0) AS purchases, coalesce(o.value_orders, 0) AS value_orders,\n         \
+         coalesce(o.value_monetary, 0) AS value_monetary, o.recency_days\n  \
+         FROM seen AS s LEFT JOIN bought AS o ON o.period = s.period AND o.p = s.p\n  \
+         FULL OUTER JOIN known AS k ON k.period = s.period AND k.p = s.p\n\
          ), days AS (\n  \
          SELECT *, {reg_age} AS registration_age_days,\n         \
          coalesce({inactive_last}, {reg_age}, 36500) AS inactive_days FROM people\n\
@@ -128,6 +135,7 @@ pub fn compile(
         ev_day = day("ts"),
         order_day = day("placed_at"),
         reg_day = day("registered_at"),
+        bucket = d.period_start(period, "d"),
         ago_f = ago("f.d"),
         window = v.window_days,
         reg_age = d.day_diff("reg_day", "today"),
