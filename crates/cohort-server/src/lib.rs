@@ -33,6 +33,7 @@ pub mod keys;
 mod loyalty;
 mod metrics;
 mod openapi;
+mod predict;
 mod recommend;
 mod reviews;
 mod routes;

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
-use crate::{analytics, insight, loyalty, recommend, reviews, AppState};
+use crate::{analytics, insight, loyalty, predict, recommend, reviews, AppState};
 
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +79,9 @@ pub const ROUTES: &[Route] = &[
     admin("GET", "/v1/segments", "People per value tier, lifecycle stage, behaviour type and RFM segment"),
     admin("POST", "/v1/jobs/compute", "Recompute every profile in the background; answers the job"),
     admin("GET", "/v1/jobs/{id}", "A background job's state and progress"),
+    admin("GET", "/v1/churn/high-risk", "People at churn risk >= min_risk (default 80), riskiest first, with reasons"),
+    admin("GET", "/v1/clusters", "Behaviour clusters of the saved model: name, size, distinguishing features"),
+    admin("GET", "/v1/people/{person}/scores", "Every model's score for one person (churn, cluster, clv, sentiment)"),
     admin("POST", "/v1/reviews/classify", "Sentiment (P(positive)) and complaint topics of review texts"),
     admin("GET", "/v1/reviews/topics", "The last complaint-topic report of the store's reviews"),
 ];
@@ -114,6 +117,9 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/segments") => router.route(route.path, get(insight::segments)),
             (None, "/v1/jobs/compute") => router.route(route.path, post(insight::start_compute)),
             (None, "/v1/jobs/{id}") => router.route(route.path, get(insight::job)),
+            (None, "/v1/churn/high-risk") => router.route(route.path, get(predict::high_risk)),
+            (None, "/v1/clusters") => router.route(route.path, get(predict::clusters)),
+            (None, "/v1/people/{person}/scores") => router.route(route.path, get(predict::person_scores)),
             (None, "/v1/reviews/classify") => router.route(route.path, post(reviews::classify)),
             (None, "/v1/reviews/topics") => router.route(route.path, get(reviews::topics)),
             (None, other) => unreachable!("route {other} has no handler"),
