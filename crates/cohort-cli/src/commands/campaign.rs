@@ -99,7 +99,9 @@ pub enum CampaignCommand {
     },
 }
 
-fn engage_url(ctx: &Context, given: Option<String>) -> anyhow::Result<String> {
+/// The engage store's URL: the one given, else `engage.sqlite` in the
+/// store directory.
+pub fn engage_url(ctx: &Context, given: Option<String>) -> anyhow::Result<String> {
     if let Some(url) = given {
         return Ok(url);
     }
@@ -170,6 +172,34 @@ impl OfferIssuer for LoyaltyIssuer {
             }
         })
     }
+}
+
+/// Starts the outbox dispatcher inside `cohort serve`: every `every`
+/// seconds it delivers what is due (new sends, retries, messages held over
+/// quiet hours). Runs until the runtime stops; an interrupted round is
+/// claimed again after its lease, so stopping at any point loses nothing.
+pub async fn start_dispatcher(
+    url: &str,
+    channels: &Path,
+    shop: cohort_model::ShopTime,
+    every: u64,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let options = OutboxOptions { sinks: sinks(Some(channels))?, ..OutboxOptions::default() };
+    let outbox = Outbox::open(url, shop, Arc::new(SystemClock), options)
+        .await
+        .with_context(|| format!("cannot open the engage store {url}"))?;
+    Ok(tokio::spawn(async move {
+        loop {
+            match outbox.drain(500).await {
+                Ok(r) if r.claimed > 0 => {
+                    tracing::info!(delivered = r.delivered, retried = r.retried, dead = r.dead, "outbox dispatched")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "outbox dispatch failed"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(every.max(1))).await;
+        }
+    }))
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {

@@ -27,6 +27,13 @@ pub struct Args {
     /// `loyalty.sqlite` in the store directory.
     #[arg(long, env = "COHORT_LOYALTY_URL", value_name = "URL")]
     pub loyalty_url: Option<String>,
+    /// Channel sinks for the engage outbox (TOML, as `cohort campaign
+    /// --channels`); given, serve delivers due campaign messages itself.
+    #[arg(long, env = "COHORT_ENGAGE_CHANNELS", value_name = "FILE")]
+    pub engage_channels: Option<std::path::PathBuf>,
+    /// Seconds between outbox dispatch rounds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub engage_every: u64,
 }
 
 pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
@@ -71,6 +78,7 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
         None
     };
     let loyalty_url = super::points::loyalty_url(&ctx, args.loyalty_url)?;
+    let engage_url = super::campaign::engage_url(&ctx, None)?;
     let shop = ctx.shop;
     let loyalty_config = ctx.config.loyalty.clone();
     let duckdb = Arc::new(ctx.store);
@@ -85,6 +93,9 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the loyalty store {loyalty_url}"))?;
         let loyalty = Arc::new(loyalty);
+        if let Some(channels) = &args.engage_channels {
+            super::campaign::start_dispatcher(&engage_url, channels, shop, args.engage_every).await?;
+        }
         let stop = cohort_server::shutdown_signal();
         let services = Services {
             loyalty: Some(loyalty.clone()),
