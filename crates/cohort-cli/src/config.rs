@@ -8,6 +8,8 @@ use anyhow::{bail, Context as _};
 use cohort_analytics::KpiTargets;
 use cohort_insight::InsightConfig;
 use cohort_loyalty::LoyaltyConfig;
+use cohort_predict::churn::ChurnSettings;
+use cohort_predict::cluster::ClusterSettings;
 use cohort_recommend::RecommendConfig;
 use cohort_server::ServerConfig;
 
@@ -26,6 +28,10 @@ pub struct CohortConfig {
     pub loyalty: LoyaltyConfig,
     /// `[recommend]`: recommender training and ranking (`cohort recommend`, `cohort serve`).
     pub recommend: RecommendConfig,
+    /// `[clusters]`: behaviour clustering (`cohort clusters`).
+    pub clusters: ClusterSettings,
+    /// `[churn]`: churn-risk model (`cohort churn`).
+    pub churn: ChurnSettings,
 }
 
 impl Default for CohortConfig {
@@ -37,6 +43,8 @@ impl Default for CohortConfig {
             kpi: KpiTargets::default(),
             loyalty: LoyaltyConfig::default(),
             recommend: RecommendConfig::default(),
+            clusters: ClusterSettings::default(),
+            churn: ChurnSettings::default(),
         }
     }
 }
@@ -103,9 +111,25 @@ impl CohortConfig {
                     Err(e) => issues.push(format!("recommend: {}", e.message())),
                 },
                 ("recommend", other) => issues.push(format!("recommend: expected a table, found {}", other.type_str())),
+                ("clusters", toml::Value::Table(table)) => match table.clone().try_into::<ClusterSettings>() {
+                    Ok(clusters) => match clusters.validate() {
+                        Ok(()) => config.clusters = clusters,
+                        Err(e) => issues.push(format!("clusters: {e}")),
+                    },
+                    Err(e) => issues.push(format!("clusters: {}", e.message())),
+                },
+                ("clusters", other) => issues.push(format!("clusters: expected a table, found {}", other.type_str())),
+                ("churn", toml::Value::Table(table)) => match table.clone().try_into::<ChurnSettings>() {
+                    Ok(churn) => match churn.validate() {
+                        Ok(()) => config.churn = churn,
+                        Err(e) => issues.push(format!("churn: {e}")),
+                    },
+                    Err(e) => issues.push(format!("churn: {}", e.message())),
+                },
+                ("churn", other) => issues.push(format!("churn: expected a table, found {}", other.type_str())),
                 (other, _) => issues.push(format!(
-                    "{other}: unknown setting (expected time_zone, [segments], [server], [kpi], [loyalty] or \
-                     [recommend])"
+                    "{other}: unknown setting (expected time_zone, [segments], [server], [kpi], [loyalty], \
+                     [recommend], [clusters] or [churn])"
                 )),
             }
         }

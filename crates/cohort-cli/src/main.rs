@@ -82,6 +82,10 @@ enum Command {
     Paths(commands::analytics::PathsArgs),
     /// Market baskets: frequent itemsets (FP-growth), association rules, bought-together lists, bundles.
     Basket(commands::basket::Args),
+    /// Behaviour clusters of the buyers (K-means, k by silhouette), each with a generated name.
+    Clusters(commands::clusters::Args),
+    /// Churn risk: train / evaluate the model on a time split, score everyone, list the high-risk.
+    Churn(commands::churn::Args),
     /// Review sentiment: train / evaluate the classifier, complaint topics, classify texts, score people.
     Reviews(commands::reviews::Args),
 }
@@ -132,6 +136,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kpi(args) => commands::analytics::kpi(&ctx, args),
         Command::Paths(args) => commands::analytics::paths(&ctx, args),
         Command::Basket(args) => commands::basket::run(&ctx, args),
+        Command::Clusters(args) => commands::clusters::run(&ctx, args),
+        Command::Churn(args) => commands::churn::run(&ctx, args),
         Command::Reviews(args) => commands::reviews::run(&ctx, args),
     }
 }

@@ -2,6 +2,8 @@
 
 pub mod analytics;
 pub mod basket;
+pub mod churn;
+pub mod clusters;
 pub mod campaign;
 pub mod compute;
 pub mod demo;
