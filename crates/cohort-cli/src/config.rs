@@ -28,6 +28,8 @@ pub struct CohortConfig {
     pub loyalty: LoyaltyConfig,
     /// `[recommend]`: recommender training and ranking (`cohort recommend`, `cohort serve`).
     pub recommend: RecommendConfig,
+    /// `[tags]`: tag rules (`cohort tags`, `cohort serve`).
+    pub tags: cohort_audience::TagsConfig,
     /// `[clusters]`: behaviour clustering (`cohort clusters`).
     pub clusters: ClusterSettings,
     /// `[churn]`: churn-risk model (`cohort churn`).
@@ -43,6 +45,7 @@ impl Default for CohortConfig {
             kpi: KpiTargets::default(),
             loyalty: LoyaltyConfig::default(),
             recommend: RecommendConfig::default(),
+            tags: cohort_audience::TagsConfig::default(),
             clusters: ClusterSettings::default(),
             churn: ChurnSettings::default(),
         }
@@ -111,6 +114,14 @@ impl CohortConfig {
                     Err(e) => issues.push(format!("recommend: {}", e.message())),
                 },
                 ("recommend", other) => issues.push(format!("recommend: expected a table, found {}", other.type_str())),
+                ("tags", toml::Value::Table(table)) => match table.clone().try_into::<cohort_audience::TagsConfig>() {
+                    Ok(tags) => match tags.validate() {
+                        Ok(()) => config.tags = tags,
+                        Err(e) => issues.push(format!("tags: {e}")),
+                    },
+                    Err(e) => issues.push(format!("tags: {}", e.message())),
+                },
+                ("tags", other) => issues.push(format!("tags: expected a table, found {}", other.type_str())),
                 ("clusters", toml::Value::Table(table)) => match table.clone().try_into::<ClusterSettings>() {
                     Ok(clusters) => match clusters.validate() {
                         Ok(()) => config.clusters = clusters,

@@ -66,6 +66,10 @@ enum Command {
     Experiment(commands::experiment::Args),
     /// Run the collection service (Segment-compatible HTTP ingest).
     Serve(commands::serve::Args),
+    /// Dynamic tags: list the rules, dry-run one, recompute everyone, a person's tag history.
+    Tags(commands::tags::Args),
+    /// Audiences: saved filters; size, sample, breakdown, export to CSV / NDJSON / a webhook.
+    Audience(commands::audience::Args),
     /// API keys of the collection service: create (write or admin), list, revoke.
     Keys(commands::keys::Args),
     /// Recommendations: train the model, evaluate it offline, ask it for a person or a product.
@@ -129,6 +133,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Experiment(args) => commands::experiment::run(args),
         Command::Recommend(args) => commands::recommend::run(&ctx, args),
         Command::Serve(args) => commands::serve::run(ctx, args),
+        Command::Tags(args) => commands::tags::run(&ctx, args),
+        Command::Audience(args) => commands::audience::run(&ctx, args),
         Command::Keys(_) => unreachable!("handled before the store is opened"),
         Command::Funnel(args) => commands::analytics::funnel(&ctx, args),
         Command::Retention(args) => commands::analytics::retention(&ctx, args),

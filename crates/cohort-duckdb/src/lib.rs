@@ -11,6 +11,7 @@
 
 mod codec;
 mod read;
+mod tags;
 mod scores;
 mod write;
 

@@ -27,11 +27,12 @@ where
     s.map(|s| parse::<T>(what, &s)).transpose()
 }
 
-const EVENT_COLUMNS: &str = "event_id, person_id, user_id, anonymous_id, event, epoch_us(ts), platform, channel,
+pub(crate) const EVENT_COLUMNS: &str =
+    "event_id, person_id, user_id, anonymous_id, event, epoch_us(ts), platform, channel,
     product_id, category, price_fen, quantity, order_id, revenue_fen, discount_fen, coupon, query, rating,
     review_body, properties";
 
-fn event_from_row(r: &Row<'_>) -> Result<Event> {
+pub(crate) fn event_from_row(r: &Row<'_>) -> Result<Event> {
     let g = |e: duckdb::Error| corrupt("event", e);
     let name: String = r.get(4).map_err(g)?;
     let mut e = Event::new(

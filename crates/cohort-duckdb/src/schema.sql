@@ -148,3 +148,37 @@ CREATE TABLE IF NOT EXISTS person_scores (
     detail      JSON,
     PRIMARY KEY (person_id, model)
 );
+-- Tags and audiences (cohort-audience): each person's current tags, every
+-- tag gained or lost (`seq` orders the history), tag rules created through
+-- the API, saved audiences and the members of static snapshots.
+CREATE TABLE IF NOT EXISTS person_tags (
+    person_id VARCHAR NOT NULL,
+    tag       VARCHAR NOT NULL,
+    since     TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tag_history (
+    seq       BIGINT NOT NULL,
+    person_id VARCHAR NOT NULL,
+    tag       VARCHAR NOT NULL,
+    change    VARCHAR NOT NULL,
+    changed_at TIMESTAMP NOT NULL,
+    source    VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tag_rules (
+    name        VARCHAR NOT NULL,
+    description VARCHAR NOT NULL,
+    condition   VARCHAR NOT NULL,
+    updated_at  TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audiences (
+    audience_id VARCHAR NOT NULL,
+    name        VARCHAR NOT NULL,
+    description VARCHAR NOT NULL,
+    filter_text VARCHAR NOT NULL,
+    kind        VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audience_members (
+    audience_id VARCHAR NOT NULL,
+    person_id   VARCHAR NOT NULL
+);

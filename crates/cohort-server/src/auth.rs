@@ -19,6 +19,13 @@ pub(crate) fn check_write(headers: &HeaderMap, state: &AppState) -> Result<(), A
     authorize(key_of(headers)?, &state.keys, Role::Write)
 }
 
+/// The role of an admin route's key (after [`check_admin`]'s checks): the
+/// audience and profile routes unmask personal data for `admin_pii` only.
+pub(crate) fn admin_role(headers: &HeaderMap, state: &AppState) -> Result<Role, ApiError> {
+    check_admin(headers, state)?;
+    state.keys.role_of(&key_of(headers)?).ok_or(ApiError::InvalidKey)
+}
+
 /// Checks a presented key against the ring and the role a route needs.
 pub(crate) fn authorize(key: impl AsRef<[u8]>, ring: &KeyRing, needed: Role) -> Result<(), ApiError> {
     match ring.role_of(key.as_ref()) {

@@ -25,14 +25,18 @@ pub enum Role {
     Write,
     /// Admin routes, and ingest.
     Admin,
+    /// Admin routes with personal data (phone numbers, emails, names)
+    /// unmasked in profiles and audience members.
+    AdminPii,
 }
 
 impl Role {
-    /// `write` or `admin`.
+    /// `write`, `admin` or `admin_pii`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Write => "write",
             Role::Admin => "admin",
+            Role::AdminPii => "admin_pii",
         }
     }
 
@@ -49,7 +53,8 @@ impl std::str::FromStr for Role {
         match s {
             "write" => Ok(Role::Write),
             "admin" => Ok(Role::Admin),
-            other => Err(format!("unknown role {other:?} (expected write or admin)")),
+            "admin_pii" => Ok(Role::AdminPii),
+            other => Err(format!("unknown role {other:?} (expected write, admin or admin_pii)")),
         }
     }
 }

@@ -23,6 +23,7 @@
 //! its messages. See `docs/collection.md`.
 
 mod analytics;
+mod audience;
 mod auth;
 mod config;
 mod console;
@@ -48,6 +49,7 @@ use cohort_model::ShopTime;
 use cohort_store::{EventStore, StoreError};
 
 pub use analytics::AnalyticsService;
+pub use audience::AudienceService;
 pub use auth::basic as basic_auth;
 pub use config::ServerConfig;
 pub use error::{ApiError, ERRORS_DOC};
@@ -71,6 +73,8 @@ pub(crate) struct AppState {
     keys: Arc<keys::KeyRing>,
     /// The recommendation model behind `/v1/recommendations/…`.
     recommend: Arc<recommend::RecommendService>,
+    /// Profiles, tags and audiences (`/v1/profiles/…`, `/v1/tags…`, `/v1/audiences…`).
+    audience: Option<Arc<AudienceService>>,
     /// The sentiment model and topic report behind `/v1/reviews/…`.
     reviews: Arc<reviews::ReviewService>,
 }
@@ -92,6 +96,10 @@ pub struct Services {
     /// The model file `POST /v1/recommendations/reload` re-reads
     /// (`recommend.model.json` beside the store).
     pub recommender_file: Option<std::path::PathBuf>,
+    /// The tag engine and audience store behind the profile, tag and
+    /// audience routes (`audiences_disabled` without one); the writer hands
+    /// it the persons of every commit.
+    pub audience: Option<Arc<AudienceService>>,
     /// Where `sentiment.model.json.gz` and `sentiment.topics.json` live
     /// (the store's directory); `sentiment_disabled` without one.
     pub reviews_dir: Option<std::path::PathBuf>,
@@ -192,16 +200,17 @@ impl Server {
                 max_messages: config.commit_max_messages.max(1),
                 dedupe_window: chrono::Duration::seconds(config.dedupe_window_secs.min(i64::MAX as u64) as i64),
                 clock: Arc::new(cohort_model::SystemClock),
+                on_commit: audience::commit_hook(services.audience.as_ref()),
             },
             metrics.clone(),
         )?;
         let config = Arc::new(config);
         let decoders = Arc::new(DecoderPool { idle: Mutex::new(Vec::new()), config: config.clone(), shop });
-        let Services { loyalty, analytics, keys_file, recommender, recommender_file, reviews_dir } = services;
+        let Services { loyalty, analytics, keys_file, recommender, recommender_file, reviews_dir, audience } = services;
         let keys = Arc::new(keys::KeyRing::new(keys_file, &config.write_keys, &config.admin_keys));
         let recommend = Arc::new(recommend::RecommendService::new(recommender, recommender_file));
         let reviews = Arc::new(reviews::ReviewService::new(reviews_dir));
-        let state = AppState { config, writer, decoders, metrics, loyalty, analytics, keys, recommend, reviews };
+        let state = AppState { config, writer, decoders, metrics, loyalty, analytics, keys, recommend, reviews, audience };
         let app = routes::router(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -5,11 +5,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
-use crate::{analytics, insight, loyalty, predict, recommend, reviews, AppState};
+use crate::{analytics, audience, insight, loyalty, predict, recommend, reviews, AppState};
 
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +76,16 @@ pub const ROUTES: &[Route] = &[
     ),
     admin("GET", "/v1/items/{item}/similar", "Products similar to a product, by behaviour and content"),
     admin("POST", "/v1/recommendations/reload", "Re-read the recommendation model file after training"),
+    admin("GET", "/v1/profiles/{user}", "A person's profile, segments, tags with history, scores, recent events"),
+    admin("GET", "/v1/tags", "The tag rules in force (config and API) and how many people hold each"),
+    admin("POST", "/v1/tags", "Create or replace a tag rule: name, description, when (the condition)"),
+    admin("DELETE", "/v1/tags/{name}", "Delete a tag rule created through the API"),
+    admin("POST", "/v1/tags/test", "Dry-run a condition: how many people match now, and a sample"),
+    admin("POST", "/v1/tags/compute", "Re-evaluate every tag rule for everyone and record gains and losses"),
+    admin("GET", "/v1/audiences", "Saved audiences"),
+    admin("POST", "/v1/audiences", "Save an audience: a filter, static (snapshot now) or dynamic"),
+    admin("GET", "/v1/audiences/{id}/members", "One page of an audience's members (cursor, limit), PII masked by role"),
+    admin("POST", "/v1/audiences/preview", "Size, sample and breakdown of an unsaved filter"),
     admin("GET", "/v1/segments", "People per value tier, lifecycle stage, behaviour type and RFM segment"),
     admin("POST", "/v1/jobs/compute", "Recompute every profile in the background; answers the job"),
     admin("GET", "/v1/jobs/{id}", "A background job's state and progress"),
@@ -114,6 +124,16 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/recommendations/{user}") => router.route(route.path, get(recommend::for_user)),
             (None, "/v1/items/{item}/similar") => router.route(route.path, get(recommend::similar)),
             (None, "/v1/recommendations/reload") => router.route(route.path, post(recommend::reload)),
+            (None, "/v1/profiles/{user}") => router.route(route.path, get(audience::profile)),
+            (None, "/v1/tags") if route.method == "GET" => router.route(route.path, get(audience::list_tags)),
+            (None, "/v1/tags") => router.route(route.path, post(audience::put_tag)),
+            (None, "/v1/tags/{name}") => router.route(route.path, delete(audience::delete_tag)),
+            (None, "/v1/tags/test") => router.route(route.path, post(audience::test_tag)),
+            (None, "/v1/tags/compute") => router.route(route.path, post(audience::compute_tags)),
+            (None, "/v1/audiences") if route.method == "GET" => router.route(route.path, get(audience::list_audiences)),
+            (None, "/v1/audiences") => router.route(route.path, post(audience::create_audience)),
+            (None, "/v1/audiences/{id}/members") => router.route(route.path, get(audience::members)),
+            (None, "/v1/audiences/preview") => router.route(route.path, post(audience::preview)),
             (None, "/v1/segments") => router.route(route.path, get(insight::segments)),
             (None, "/v1/jobs/compute") => router.route(route.path, post(insight::start_compute)),
             (None, "/v1/jobs/{id}") => router.route(route.path, get(insight::job)),

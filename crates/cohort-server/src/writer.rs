@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use cohort_collect::identity::{IdentityGraph, Stitches};
 use cohort_collect::segment::{CallType, Message};
-use cohort_model::{Batch, Clock, Event};
+use cohort_model::{Batch, Clock, Event, PersonId};
 use cohort_store::{EventStore, RejectedRow, StoreError, WriteSource};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
@@ -71,6 +71,9 @@ pub(crate) struct WriterConfig {
     /// How long a `messageId` is remembered (retries within it are stored once).
     pub dedupe_window: chrono::Duration,
     pub clock: Arc<dyn Clock>,
+    /// Called after each successful commit with the persons it touched
+    /// (tags are re-evaluated for them); must not block.
+    pub on_commit: Option<Arc<dyn Fn(Vec<PersonId>) + Send + Sync>>,
 }
 
 /// The `messageId`s committed within the dedupe window: 128-bit digests in
@@ -179,7 +182,10 @@ fn run(
         metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         metrics.commit_messages.observe(count as f64);
         let reply = match result {
-            Ok(()) => {
+            Ok(touched) => {
+                if let Some(hook) = &config.on_commit {
+                    hook(touched);
+                }
                 for s in &group {
                     for m in &s.messages {
                         metrics.accepted.with_label_values(&[m.call.as_str()]).inc();
@@ -221,7 +227,7 @@ fn commit(
     seen: &mut SeenIds,
     now: DateTime<Utc>,
     group: &[Submission],
-) -> Result<(), StoreError> {
+) -> Result<Vec<PersonId>, StoreError> {
     let mut batch = Batch::default();
     let mut events: Vec<Event> = Vec::new();
     let mut stitches = Stitches::default();
@@ -263,9 +269,16 @@ fn commit(
     for link in stitches.links {
         txn.link(link)?;
     }
+    // Both sides of a merge: the absorbed person's tags go, the other's change.
+    let merges_into: Vec<PersonId> = stitches.merges.iter().flat_map(|m| [m.from.clone(), m.into.clone()]).collect();
     for merge in stitches.merges {
         txn.merge(merge)?;
     }
     txn.commit_stream()?;
-    Ok(())
+    let mut touched: Vec<PersonId> = events.iter().filter_map(|e| e.person_id.clone()).collect();
+    touched.extend(batch.users.iter().map(|u| PersonId::from(u.id.clone())));
+    touched.extend(merges_into);
+    touched.sort();
+    touched.dedup();
+    Ok(touched)
 }

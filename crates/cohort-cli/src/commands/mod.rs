@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod analytics;
+pub mod audience;
 pub mod basket;
 pub mod churn;
 pub mod clusters;
@@ -19,6 +20,7 @@ pub mod reviews;
 pub mod segments;
 pub mod serve;
 pub mod status;
+pub mod tags;
 pub mod users;
 
 use std::path::Path;

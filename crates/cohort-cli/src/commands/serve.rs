@@ -86,7 +86,11 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     let analytics = Arc::new(
         AnalyticsService::new(duckdb.clone(), shop, ctx.config.kpi.clone()).with_segments(ctx.config.segments.clone()),
     );
-    let store: Arc<dyn EventStore> = duckdb;
+    let tag_rules = ctx.config.tags.rules()?;
+    let store: Arc<dyn EventStore> = duckdb.clone();
+    // Tags follow every commit of the collector (docs/audiences.md).
+    let audience =
+        cohort_server::AudienceService::start(store.clone(), duckdb, tag_rules, shop, Arc::new(SystemClock))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
     runtime.block_on(async move {
         let loyalty = Loyalty::open(&loyalty_url, loyalty_config, shop, Arc::new(SystemClock))
@@ -103,6 +107,7 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
             keys_file: Some(keys_file),
             recommender,
             recommender_file: Some(recommender_file),
+            audience: Some(audience),
             reviews_dir: Some(reviews_dir),
         };
         let server = Server::start_with(config, shop, store, services, stop).await?;
