@@ -77,3 +77,81 @@ min_revenue_to_cost = 3.0
     assert_eq!(report["treatment"].as_u64().unwrap() + report["control"].as_u64().unwrap(), 40);
     assert!(std::fs::metadata(store.join("engage.sqlite")).is_ok());
 }
+
+/// Coupons come from the loyalty store beside the store: a template capped
+/// at 5 coupons gives 5 members their coupon, and the others' messages are
+/// withdrawn rather than promising a coupon that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_coupons_come_from_the_loyalty_store() {
+    use std::sync::Arc;
+
+    use cohort_loyalty::{Audience, CouponTemplate, Loyalty, LoyaltyConfig, Offer, TemplateId, Validity};
+    use cohort_model::{Money, ShopTime, SystemClock, UserId};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    let db = store.join("loyalty.sqlite");
+    let loyalty =
+        Loyalty::open_sqlite(&db, LoyaltyConfig::default(), ShopTime::default(), Arc::new(SystemClock)).await.unwrap();
+    let template = CouponTemplate {
+        id: TemplateId::new("WAKE10").unwrap(),
+        name: "¥10 无门槛".into(),
+        offer: Offer::NoThreshold { off: Money::from_yuan(10) },
+        categories: vec![],
+        audience: Audience::Everyone,
+        validity: Validity::DaysAfterIssue { days: 7 },
+        per_user_limit: 1,
+        quantity_cap: Some(5),
+        budget: None,
+    };
+    loyalty.create_template(template).await.unwrap();
+    loyalty.close().await;
+
+    let spec = dir.path().join("wake.toml");
+    std::fs::write(
+        &spec,
+        r#"
+id = "wake_coupon"
+channel = "sms"
+control_bp = 1000
+message_cost = 5
+[template]
+name = "wake"
+body = "{{name}}，送您¥{{coupon_amount}}无门槛券，{{expiry}}前有效"
+[offer]
+kind = "coupon"
+template = "WAKE10"
+face_value = 1000
+valid_days = 7
+[send]
+kind = "now"
+[targets]
+min_conversion_rate = 0.08
+min_revenue_to_cost = 3.0
+"#,
+    )
+    .unwrap();
+    let contacts = dir.path().join("contacts.csv");
+    let mut csv = String::from("person_id,recipient,name\n");
+    for i in 1..=20 {
+        csv.push_str(&format!("m{i},139{i:08},会员{i}\n"));
+    }
+    std::fs::write(&contacts, csv).unwrap();
+    let (spec, contacts) = (spec.to_str().unwrap().to_string(), contacts.to_str().unwrap().to_string());
+    let out = ok(&store, &["campaign", "launch", "--spec", &spec, "--contacts", &contacts]);
+    assert!(out.contains("offers issued 5"), "{out}");
+    assert!(out.contains("suppressed (offer_not_issued): "), "{out}");
+
+    let loyalty =
+        Loyalty::open_sqlite(&db, LoyaltyConfig::default(), ShopTime::default(), Arc::new(SystemClock)).await.unwrap();
+    let mut with_coupon = 0;
+    for i in 1..=20 {
+        with_coupon += loyalty.coupons(&UserId::new(format!("m{i}")).unwrap()).await.unwrap().len();
+    }
+    assert_eq!(with_coupon, 5);
+    loyalty.close().await;
+    // A re-launch issues nothing more.
+    let again = ok(&store, &["campaign", "launch", "--spec", &spec, "--contacts", &contacts]);
+    assert!(again.contains("offers issued 0") && again.contains("already launched 20"), "{again}");
+}
