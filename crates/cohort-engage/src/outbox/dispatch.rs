@@ -175,7 +175,10 @@ pub(crate) async fn dispatch_due(shared: &Arc<Shared>, limit: usize) -> Result<D
 }
 
 /// Claims up to `limit` due messages (pending and due, or sending with an
-/// expired lease), oldest due first.
+/// expired lease), oldest due first. The due condition is repeated outside
+/// the subquery so PostgreSQL re-checks it on a row another dispatcher
+/// claimed meanwhile (it re-evaluates the outer condition after a row lock
+/// wait), and two dispatchers never claim the same message.
 async fn claim(shared: &Shared, limit: usize, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<Envelope>> {
     let _guard = shared.write.lock().await;
     let lease_until = now + shared.options.lease;
@@ -186,6 +189,7 @@ async fn claim(shared: &Shared, limit: usize, now: chrono::DateTime<chrono::Utc>
          WHERE id IN (SELECT id FROM engage_messages \
             WHERE (status = 'pending' AND due_at_us <= $2) OR (status = 'sending' AND lease_until_us <= $2) \
             ORDER BY due_at_us, id LIMIT $3) \
+         AND ((status = 'pending' AND due_at_us <= $2) OR (status = 'sending' AND lease_until_us <= $2)) \
          RETURNING id, channel, person_id, recipient, subject, body, source, attempts",
     )
     .bind(to_us(lease_until))
