@@ -172,7 +172,7 @@ fn online_retail_end_to_end() {
         );
     }
     let mut top = scores.clone();
-    top.sort_by(|a, b| b.clv_fen.cmp(&a.clv_fen));
+    top.sort_by_key(|s| std::cmp::Reverse(s.clv_fen));
     for s in top.iter().take(5) {
         println!(
             "  {} x={} p_alive {:.3} E[90d] {:.2} spend {} CLV {}",

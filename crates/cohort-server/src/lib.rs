@@ -31,6 +31,7 @@ mod error;
 mod ingest;
 mod insight;
 pub mod keys;
+mod lifetime;
 mod loyalty;
 mod metrics;
 mod openapi;

@@ -9,7 +9,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
-use crate::{analytics, audience, insight, loyalty, predict, recommend, reviews, AppState};
+use crate::{analytics, audience, insight, lifetime, loyalty, predict, recommend, reviews, AppState};
 
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +92,9 @@ pub const ROUTES: &[Route] = &[
     admin("GET", "/v1/churn/high-risk", "People at churn risk >= min_risk (default 80), riskiest first, with reasons"),
     admin("GET", "/v1/clusters", "Behaviour clusters of the saved model: name, size, distinguishing features"),
     admin("GET", "/v1/people/{person}/scores", "Every model's score for one person (churn, cluster, clv, sentiment)"),
+    admin("GET", "/v1/clv/{user}", "A person's predicted lifetime value (fen), P(alive) and expected purchases"),
+    admin("GET", "/v1/replenishment/due", "People whose consumables run out within a window (within_days, from)"),
+    admin("GET", "/v1/replenishment/{user}", "A person's consumables with last purchase and expected run-out day"),
     admin("POST", "/v1/reviews/classify", "Sentiment (P(positive)) and complaint topics of review texts"),
     admin("GET", "/v1/reviews/topics", "The last complaint-topic report of the store's reviews"),
 ];
@@ -140,6 +143,9 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/churn/high-risk") => router.route(route.path, get(predict::high_risk)),
             (None, "/v1/clusters") => router.route(route.path, get(predict::clusters)),
             (None, "/v1/people/{person}/scores") => router.route(route.path, get(predict::person_scores)),
+            (None, "/v1/clv/{user}") => router.route(route.path, get(lifetime::clv)),
+            (None, "/v1/replenishment/due") => router.route(route.path, get(lifetime::due)),
+            (None, "/v1/replenishment/{user}") => router.route(route.path, get(lifetime::for_user)),
             (None, "/v1/reviews/classify") => router.route(route.path, post(reviews::classify)),
             (None, "/v1/reviews/topics") => router.route(route.path, get(reviews::topics)),
             (None, other) => unreachable!("route {other} has no handler"),

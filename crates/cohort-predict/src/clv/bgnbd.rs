@@ -143,9 +143,12 @@ pub struct BgNbdFit {
 /// Gamma-function terms depend on `x` only: summaries in whole days repeat a
 /// lot, so the likelihood is evaluated per distinct `x` and per distinct
 /// triple, weighted by head count.
+/// One distinct `x` and its `(t_x, T, weight)` points.
+type Group = (f64, Vec<(f64, f64, f64)>);
+
 pub(crate) struct Compressed {
-    /// Per distinct `x`: `x` and its `(t_x, T, weight)` points.
-    groups: Vec<(f64, Vec<(f64, f64, f64)>)>,
+    /// Per distinct `x`, ascending.
+    groups: Vec<Group>,
     /// Distinct triples.
     pub(crate) points: usize,
     /// Customers.
@@ -165,7 +168,7 @@ impl Compressed {
         // A fixed order keeps the sum, hence the fit, bit-for-bit reproducible.
         flat.sort_by(|p, q| p.partial_cmp(q).expect("finite summaries"));
         let points = flat.len();
-        let mut groups: Vec<(f64, Vec<(f64, f64, f64)>)> = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
         for (x, tx, t, w) in flat {
             match groups.last_mut() {
                 Some((gx, g)) if *gx == x => g.push((tx, t, w)),
