@@ -203,7 +203,8 @@ pub struct TopicShare {
     pub share: f64,
     /// Share of good reviews mentioning it.
     pub positive_share: f64,
-    /// `share / positive_share` (add-½ smoothed): above 1, a complaint topic.
+    /// `share / positive_share` (add-½ smoothed; 0 when no bad review
+    /// mentions it): above 1, a complaint topic.
     pub lift: f64,
 }
 
@@ -347,7 +348,12 @@ fn ratio(a: usize, b: usize) -> f64 {
     }
 }
 
+/// Add-½ smoothed ratio of the two shares; 0 when no bad review has it
+/// (smoothing alone would make an unmentioned topic look like a complaint).
 fn smoothed_lift(neg: usize, n_neg: usize, pos: usize, n_pos: usize) -> f64 {
+    if neg == 0 {
+        return 0.0;
+    }
     ((neg as f64 + 0.5) / (n_neg as f64 + 1.0)) / ((pos as f64 + 0.5) / (n_pos as f64 + 1.0))
 }
 
