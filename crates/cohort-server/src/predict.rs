@@ -60,7 +60,7 @@ fn score_json(s: &PersonScore) -> Value {
 }
 
 /// `min_risk` (0–100, default 80) and `limit` (1–10,000, default 100).
-fn high_risk_query(raw: Option<&str>) -> Result<(f64, usize), Response> {
+fn high_risk_query(raw: Option<&str>) -> Result<(f64, usize), Box<Response>> {
     let (mut min_risk, mut limit) = (80.0, 100usize);
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -70,16 +70,16 @@ fn high_risk_query(raw: Option<&str>) -> Result<(f64, usize), Response> {
                     .parse::<f64>()
                     .ok()
                     .filter(|r| (0.0..=100.0).contains(r))
-                    .ok_or_else(|| invalid(format!("min_risk {v:?}: expected a number within 0..=100")))?
+                    .ok_or_else(|| Box::new(invalid(format!("min_risk {v:?}: expected a number within 0..=100"))))?
             }
             "limit" => {
-                limit = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| invalid(format!("limit {v:?}: expected an integer within 1..={MAX_LIMIT}")))?
+                limit = v.parse::<usize>().ok().filter(|l| (1..=MAX_LIMIT).contains(l)).ok_or_else(|| {
+                    Box::new(invalid(format!("limit {v:?}: expected an integer within 1..={MAX_LIMIT}")))
+                })?
             }
-            other => return Err(invalid(format!("unknown query parameter {other:?} (expected min_risk, limit)"))),
+            other => {
+                return Err(Box::new(invalid(format!("unknown query parameter {other:?} (expected min_risk, limit)"))))
+            }
         }
     }
     Ok((min_risk, limit))
@@ -93,7 +93,7 @@ pub(crate) async fn high_risk(State(state): State<AppState>, headers: HeaderMap,
     };
     let (min_risk, limit) = match high_risk_query(q.as_deref()) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let read = move || -> Result<Option<Vec<PersonScore>>, cohort_store::StoreError> {
         if store.count_scores("churn")? == 0 {
