@@ -29,15 +29,15 @@ const REPLENISHMENT: &str = "replenishment";
 /// Longest due window, in days.
 pub const MAX_WITHIN_DAYS: i64 = 366;
 
-fn store(state: &AppState, headers: &HeaderMap) -> Result<Arc<DuckDbStore>, Response> {
-    crate::auth::check_admin(headers, state).map_err(IntoResponse::into_response)?;
+fn store(state: &AppState, headers: &HeaderMap) -> Result<Arc<DuckDbStore>, Box<Response>> {
+    crate::auth::check_admin(headers, state).map_err(|e| Box::new(e.into_response()))?;
     state.analytics.as_ref().map(|a| a.store().clone()).ok_or_else(|| {
-        error_response(
+        Box::new(error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             "analytics_disabled",
             "system",
             "this server runs without an analytics store".into(),
-        )
+        ))
     })
 }
 
@@ -87,7 +87,7 @@ async fn person_row(
 pub(crate) async fn clv(State(state): State<AppState>, headers: HeaderMap, Path(user): Path<String>) -> Response {
     let store = match store(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match person_row(store, user, CLV, "cohort clv fit").await {
         Ok(s) => {
@@ -114,7 +114,7 @@ pub(crate) async fn clv(State(state): State<AppState>, headers: HeaderMap, Path(
 pub(crate) async fn for_user(State(state): State<AppState>, headers: HeaderMap, Path(user): Path<String>) -> Response {
     let store = match store(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match person_row(store, user, REPLENISHMENT, "cohort replenish").await {
         Ok(s) => Json(json!({
@@ -130,20 +130,26 @@ pub(crate) async fn for_user(State(state): State<AppState>, headers: HeaderMap, 
 }
 
 /// `within_days` (0–366, default 7) and `from` (default today, UTC date).
-fn due_query(raw: Option<&str>) -> Result<(NaiveDate, i64), Response> {
+fn due_query(raw: Option<&str>) -> Result<(NaiveDate, i64), Box<Response>> {
     let (mut from, mut within) = (Utc::now().date_naive(), 7i64);
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
             "within_days" => {
                 within = v.parse::<i64>().ok().filter(|d| (0..=MAX_WITHIN_DAYS).contains(d)).ok_or_else(|| {
-                    invalid(format!("within_days {v:?}: expected an integer within 0..={MAX_WITHIN_DAYS}"))
+                    Box::new(invalid(format!("within_days {v:?}: expected an integer within 0..={MAX_WITHIN_DAYS}")))
                 })?
             }
             "from" => {
-                from = v.parse::<NaiveDate>().map_err(|_| invalid(format!("from {v:?}: expected a date YYYY-MM-DD")))?
+                from = v
+                    .parse::<NaiveDate>()
+                    .map_err(|_| Box::new(invalid(format!("from {v:?}: expected a date YYYY-MM-DD"))))?
             }
-            other => return Err(invalid(format!("unknown query parameter {other:?} (expected within_days, from)"))),
+            other => {
+                return Err(Box::new(invalid(format!(
+                    "unknown query parameter {other:?} (expected within_days, from)"
+                ))))
+            }
         }
     }
     Ok((from, within))
@@ -170,11 +176,11 @@ fn due_items(rows: &[PersonScore], from: NaiveDate, to: NaiveDate) -> Vec<Value>
 pub(crate) async fn due(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let store = match store(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (from, within) = match due_query(q.as_deref()) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let to = from + Duration::days(within);
     let read = move || store.model_scores(REPLENISHMENT, ScoreQuery::default());
