@@ -11,6 +11,9 @@
 //! ```sh
 //! cargo run --release -p cohort-server --example recommend_load -- MODEL.json OUT.json [RATE SECONDS CONNECTIONS]
 //! ```
+//! `RECOMMEND_LOAD_NO_RECORD=1` serves with `record=false` (no
+//! impressions), to measure what recording costs.
+//!
 //! Requests: 80% home for known people, 10% cart pages (one of the
 //! person's home items in the cart), 10% unknown people (cold start).
 //! Writes `{"runs": [{mode, requests, seconds, throughput, p50_ms, p99_ms,
@@ -28,14 +31,15 @@ use serde_json::{json, Value};
 
 const KEY: &str = "ak_bench";
 
-/// The path of request `n` (deterministic mix).
-fn path(people: &[String], n: u64) -> String {
+/// The path of request `n` (deterministic mix); `suffix` is appended to
+/// the query (`&record=false` measures serving without impressions).
+fn path(people: &[String], n: u64, suffix: &str) -> String {
     let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
     let person = &people[(h % people.len() as u64) as usize];
     match h % 10 {
-        0 => format!("/v1/recommendations/visitor{}?n=10", h % 100_000),
-        1 => format!("/v1/recommendations/{person}?placement=cart&items=85123A&n=10"),
-        _ => format!("/v1/recommendations/{person}?n=10"),
+        0 => format!("/v1/recommendations/visitor{}?n=10{suffix}", h % 100_000),
+        1 => format!("/v1/recommendations/{person}?placement=cart&items=85123A&n=10{suffix}"),
+        _ => format!("/v1/recommendations/{person}?n=10{suffix}"),
     }
 }
 
@@ -69,6 +73,7 @@ impl Run {
 /// `connections` workers; with `rate`, request `n` is due at `n / rate`
 /// seconds and its latency counts from then; without, flat out.
 async fn drive(url: &str, people: Arc<Vec<String>>, rate: Option<u64>, seconds: u64, connections: usize) -> Run {
+    let suffix = if std::env::var_os("RECOMMEND_LOAD_NO_RECORD").is_some() { "&record=false" } else { "" };
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("client");
     let auth = basic_auth(KEY);
     let started = Instant::now();
@@ -98,8 +103,11 @@ async fn drive(url: &str, people: Arc<Vec<String>>, rate: Option<u64>, seconds: 
                         Instant::now()
                     }
                 };
-                let response =
-                    client.get(format!("{url}{}", path(&people, n))).header("authorization", &auth).send().await;
+                let response = client
+                    .get(format!("{url}{}", path(&people, n, suffix)))
+                    .header("authorization", &auth)
+                    .send()
+                    .await;
                 match response {
                     Ok(r) if r.status().is_success() => match r.bytes().await {
                         Ok(_) => latencies.push(due.elapsed().as_secs_f64()),
