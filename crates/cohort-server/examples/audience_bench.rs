@@ -111,9 +111,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .send()
                     .await
                 {
-                    Ok(r) if r.status().is_success() && r.bytes().await.is_ok() => {
-                        lat.push(due.elapsed().as_secs_f64() * 1000.0)
-                    }
+                    Ok(r) if r.status().is_success() => match r.bytes().await {
+                        Ok(_) => lat.push(due.elapsed().as_secs_f64() * 1000.0),
+                        Err(_) => errors += 1,
+                    },
                     _ => errors += 1,
                 }
                 n += connections;

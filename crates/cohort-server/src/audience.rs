@@ -154,21 +154,26 @@ fn disabled() -> Response {
     )
 }
 
+/// An error answer decided before the engine (boxed: a response is large).
+type Refusal = Box<Response>;
+
 /// Checks the key and finds the service; the PII mask follows the role.
-fn open(headers: &HeaderMap, s: &AppState) -> Result<(Arc<AudienceService>, Pii), Response> {
-    let role = crate::auth::admin_role(headers, s).map_err(IntoResponse::into_response)?;
-    let service = s.audience.clone().ok_or_else(disabled)?;
+fn open(headers: &HeaderMap, s: &AppState) -> Result<(Arc<AudienceService>, Pii), Refusal> {
+    let role = crate::auth::admin_role(headers, s).map_err(|e| Box::new(e.into_response()))?;
+    let service = s.audience.clone().ok_or_else(|| Box::new(disabled()))?;
     Ok((service, if role == Role::AdminPii { Pii::Shown } else { Pii::Masked }))
 }
 
 /// Runs blocking store work off the async threads.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AudienceError> + Send + 'static,
-) -> Result<T, Response> {
+) -> Result<T, Refusal> {
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(fail(e)),
-        Err(e) => Err(error_response(StatusCode::INTERNAL_SERVER_ERROR, "store_failed", "internal", e.to_string())),
+        Ok(Err(e)) => Err(Box::new(fail(e))),
+        Err(e) => {
+            Err(Box::new(error_response(StatusCode::INTERNAL_SERVER_ERROR, "store_failed", "internal", e.to_string())))
+        }
     }
 }
 
@@ -197,24 +202,24 @@ fn decode(text: &str) -> Result<String, String> {
 }
 
 /// The query string's parameters (the last of a repeated name wins).
-fn params(raw: Option<&str>) -> Result<BTreeMap<String, String>, Response> {
+fn params(raw: Option<&str>) -> Result<BTreeMap<String, String>, Refusal> {
     let mut out = BTreeMap::new();
     for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
-        let name = decode(name).map_err(|e| invalid(format!("query string: {e}")))?;
-        let value = decode(value).map_err(|e| invalid(format!("{name}: {e}")))?;
+        let name = decode(name).map_err(|e| Box::new(invalid(format!("query string: {e}"))))?;
+        let value = decode(value).map_err(|e| Box::new(invalid(format!("{name}: {e}"))))?;
         out.insert(name, value);
     }
     Ok(out)
 }
 
 /// A whole-number parameter within `1..=max`.
-fn number(params: &BTreeMap<String, String>, name: &str, default: usize, max: usize) -> Result<usize, Response> {
+fn number(params: &BTreeMap<String, String>, name: &str, default: usize, max: usize) -> Result<usize, Refusal> {
     match params.get(name) {
         None => Ok(default),
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(invalid(format!("{name} {text:?}: expected a whole number from 1 to {max}"))),
+            _ => Err(Box::new(invalid(format!("{name} {text:?}: expected a whole number from 1 to {max}")))),
         },
     }
 }
@@ -229,11 +234,11 @@ pub(crate) async fn profile(
 ) -> Response {
     let (service, pii) = match open(&headers, &s) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let n = match params(query.as_deref()).and_then(|p| number(&p, "events", 20, 200)) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(person) = PersonId::new(user.clone()) else { return invalid(format!("invalid user id {user:?}")) };
     let result = blocking(move || {
@@ -280,7 +285,7 @@ pub(crate) async fn profile(
     .await;
     match result {
         Ok(v) => Json(v).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -288,7 +293,7 @@ pub(crate) async fn profile(
 pub(crate) async fn list_tags(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let (service, _) = match open(&headers, &s) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let result = blocking(move || {
         let mut holders: BTreeMap<String, u64> = BTreeMap::new();
@@ -309,7 +314,7 @@ pub(crate) async fn list_tags(State(s): State<AppState>, headers: HeaderMap) -> 
     .await;
     match result {
         Ok(v) => Json(v).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -317,7 +322,7 @@ pub(crate) async fn list_tags(State(s): State<AppState>, headers: HeaderMap) -> 
 pub(crate) async fn put_tag(State(s): State<AppState>, headers: HeaderMap, body: Json<Value>) -> Response {
     let (service, _) = match open(&headers, &s) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let spec: RuleSpec = match serde_json::from_value(body.0) {
         Ok(spec) => spec,
@@ -346,7 +351,7 @@ pub(crate) async fn put_tag(State(s): State<AppState>, headers: HeaderMap, body:
     .await;
     match result {
         Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -354,7 +359,7 @@ pub(crate) async fn put_tag(State(s): State<AppState>, headers: HeaderMap, body:
 pub(crate) async fn delete_tag(State(s): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> Response {
     let (service, _) = match open(&headers, &s) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let result = blocking(move || {
         if !service.tags.delete_tag_rule(&name)? {
@@ -366,7 +371,7 @@ pub(crate) async fn delete_tag(State(s): State<AppState>, headers: HeaderMap, Pa
     .await;
     match result {
         Ok(v) => Json(v).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -393,7 +398,7 @@ fn ten() -> usize {
 pub(crate) async fn test_tag(State(s): State<AppState>, headers: HeaderMap, body: Json<Value>) -> Response {
     let (service, _) = match open(&headers, &s) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let body: TestBody = match serde_json::from_value(body.0) {
         Ok(b) => b,
@@ -408,7 +413,7 @@ pub(crate) async fn test_tag(State(s): State<AppState>, headers: HeaderMap, body
     .await;
     match result {
         Ok(v) => Json(v).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -416,7 +421,7 @@ pub(crate) async fn test_tag(State(s): State<AppState>, headers: HeaderMap, body
 pub(crate) async fn compute_tags(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let (service, _) = match open(&headers, &s) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let result = blocking(move || {
         let report =
@@ -426,7 +431,7 @@ pub(crate) async fn compute_tags(State(s): State<AppState>, headers: HeaderMap) 
     .await;
     match result {
         Ok(v) => Json(v).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -434,11 +439,11 @@ pub(crate) async fn compute_tags(State(s): State<AppState>, headers: HeaderMap) 
 pub(crate) async fn list_audiences(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let (service, _) = match open(&headers, &s) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match blocking(move || Ok(service.tags.audiences()?)).await {
         Ok(v) => Json(json!({ "audiences": v })).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -460,7 +465,7 @@ pub(crate) struct CreateBody {
 pub(crate) async fn create_audience(State(s): State<AppState>, headers: HeaderMap, body: Json<Value>) -> Response {
     let (service, _) = match open(&headers, &s) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let body: CreateBody = match serde_json::from_value(body.0) {
         Ok(b) => b,
@@ -475,7 +480,7 @@ pub(crate) async fn create_audience(State(s): State<AppState>, headers: HeaderMa
     .await;
     match result {
         Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -489,15 +494,15 @@ pub(crate) async fn members(
 ) -> Response {
     let (service, pii) = match open(&headers, &s) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let q = match params(query.as_deref()) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let limit = match number(&q, "limit", 100, MAX_PAGE) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let cursor = q.get("cursor").cloned();
     let result = blocking(move || {
@@ -509,7 +514,7 @@ pub(crate) async fn members(
     .await;
     match result {
         Ok(v) => Json(v).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -529,7 +534,7 @@ pub(crate) struct PreviewBody {
 pub(crate) async fn preview(State(s): State<AppState>, headers: HeaderMap, body: Json<Value>) -> Response {
     let (service, pii) = match open(&headers, &s) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let body: PreviewBody = match serde_json::from_value(body.0) {
         Ok(b) => b,
@@ -550,6 +555,6 @@ pub(crate) async fn preview(State(s): State<AppState>, headers: HeaderMap, body:
     .await;
     match result {
         Ok(v) => Json(v).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
