@@ -66,8 +66,9 @@ pub fn fit(x: &[f64], y: &[bool], d: usize, lambda: f64, max_iterations: usize) 
             for a in 0..m {
                 grad[a] += r * row[a];
                 let wa = w * row[a];
-                for c in 0..=a {
-                    hess[a * m + c] += wa * row[c];
+                // Lower triangle only, as slices (no bounds checks, vectorises).
+                for (h, rc) in hess[a * m..=a * m + a].iter_mut().zip(&row[..=a]) {
+                    *h += wa * rc;
                 }
             }
         }
