@@ -10,6 +10,8 @@ use cohort_insight::InsightConfig;
 use cohort_loyalty::LoyaltyConfig;
 use cohort_predict::churn::ChurnSettings;
 use cohort_predict::cluster::ClusterSettings;
+use cohort_predict::clv::ClvSettings;
+use cohort_predict::replenish::ReplenishSettings;
 use cohort_recommend::RecommendConfig;
 use cohort_server::ServerConfig;
 
@@ -34,6 +36,10 @@ pub struct CohortConfig {
     pub clusters: ClusterSettings,
     /// `[churn]`: churn-risk model (`cohort churn`).
     pub churn: ChurnSettings,
+    /// `[clv]`: lifetime value horizon, discounting and holdout (`cohort clv fit`).
+    pub clv: ClvSettings,
+    /// `[replenish]`: re-purchase interval thresholds (`cohort replenish`).
+    pub replenish: ReplenishSettings,
 }
 
 impl Default for CohortConfig {
@@ -48,6 +54,8 @@ impl Default for CohortConfig {
             tags: cohort_audience::TagsConfig::default(),
             clusters: ClusterSettings::default(),
             churn: ChurnSettings::default(),
+            clv: ClvSettings::default(),
+            replenish: ReplenishSettings::default(),
         }
     }
 }
@@ -138,9 +146,25 @@ impl CohortConfig {
                     Err(e) => issues.push(format!("churn: {}", e.message())),
                 },
                 ("churn", other) => issues.push(format!("churn: expected a table, found {}", other.type_str())),
+                ("clv", toml::Value::Table(table)) => match table.clone().try_into::<ClvSettings>() {
+                    Ok(clv) => match clv.validate() {
+                        Ok(()) => config.clv = clv,
+                        Err(e) => issues.push(e.to_string()),
+                    },
+                    Err(e) => issues.push(format!("clv: {}", e.message())),
+                },
+                ("clv", other) => issues.push(format!("clv: expected a table, found {}", other.type_str())),
+                ("replenish", toml::Value::Table(table)) => match table.clone().try_into::<ReplenishSettings>() {
+                    Ok(replenish) => match replenish.validate() {
+                        Ok(()) => config.replenish = replenish,
+                        Err(e) => issues.push(format!("replenish.{e}")),
+                    },
+                    Err(e) => issues.push(format!("replenish: {}", e.message())),
+                },
+                ("replenish", other) => issues.push(format!("replenish: expected a table, found {}", other.type_str())),
                 (other, _) => issues.push(format!(
                     "{other}: unknown setting (expected time_zone, [segments], [server], [kpi], [loyalty], \
-                     [recommend], [clusters] or [churn])"
+                     [recommend], [clusters], [churn], [clv] or [replenish])"
                 )),
             }
         }
@@ -216,6 +240,20 @@ mod tests {
         assert!(err.contains("kpi.retention_30d_min: must be a share from 0 to 1, got 40"), "{err}");
         let err = CohortConfig::parse("[kpi]\ncac_max = 1\n").unwrap_err().to_string();
         assert!(err.contains("kpi: unknown field `cac_max`"), "{err}");
+    }
+
+    #[test]
+    fn clv_and_replenish_settings_are_read_and_checked() {
+        let config = CohortConfig::parse("[clv]\nhorizon_months = 24\n[replenish]\nlevel = \"category\"\n").unwrap();
+        assert_eq!(config.clv.horizon_months, 24);
+        assert_eq!(config.clv.holdout_days, 90, "the rest keeps its defaults");
+        assert_eq!(config.replenish.level, cohort_predict::replenish::ReplenishLevel::Category);
+        let err = CohortConfig::parse("[clv]\nmonthly_discount_rate = 2\n").unwrap_err().to_string();
+        assert!(err.contains("monthly_discount_rate"), "{err}");
+        let err = CohortConfig::parse("[replenish]\nmin_repeat_rate = 1.5\n").unwrap_err().to_string();
+        assert!(err.contains("replenish.min_repeat_rate"), "{err}");
+        let err = CohortConfig::parse("[replenish]\nmin_buyers = 3\n").unwrap_err().to_string();
+        assert!(err.contains("replenish") && err.contains("min_buyers"), "{err}");
     }
 
     #[test]

@@ -54,6 +54,22 @@ impl Default for ReplenishSettings {
     }
 }
 
+impl ReplenishSettings {
+    /// Checks ranges, naming the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.min_repeat_buyers == 0 {
+            return Err("min_repeat_buyers: must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.min_repeat_rate) {
+            return Err(format!("min_repeat_rate: must be a share from 0 to 1, got {}", self.min_repeat_rate));
+        }
+        if self.max_interval_days == 0 {
+            return Err("max_interval_days: must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// How one item is re-bought.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemInterval {

@@ -40,18 +40,19 @@ struct FitArgs {
     /// Last day of history (shop time, YYYY-MM-DD); default the day of the last order.
     #[arg(long, value_name = "DATE")]
     as_of: Option<NaiveDate>,
-    /// CLV horizon in 30-day months.
-    #[arg(long, default_value_t = ClvSettings::default().horizon_months, value_name = "N")]
-    horizon_months: u32,
-    /// Discount rate per 30-day month.
-    #[arg(long, default_value_t = ClvSettings::default().monthly_discount_rate, value_name = "R")]
-    monthly_discount_rate: f64,
-    /// Report expected purchases in the next N days.
-    #[arg(long, default_value_t = ClvSettings::default().expected_days, value_name = "N")]
-    expected_days: u32,
-    /// Days held out at the end to check predicted against actual purchases (0 = none).
-    #[arg(long, default_value_t = ClvSettings::default().holdout_days, value_name = "N")]
-    holdout_days: u32,
+    /// CLV horizon in 30-day months [default: `[clv] horizon_months`, 12].
+    #[arg(long, value_name = "N")]
+    horizon_months: Option<u32>,
+    /// Discount rate per 30-day month [default: `[clv] monthly_discount_rate`, 0.01].
+    #[arg(long, value_name = "R")]
+    monthly_discount_rate: Option<f64>,
+    /// Report expected purchases in the next N days [default: `[clv] expected_days`, 90].
+    #[arg(long, value_name = "N")]
+    expected_days: Option<u32>,
+    /// Days held out at the end to check predicted against actual purchases, 0 = none
+    /// [default: `[clv] holdout_days`, 90].
+    #[arg(long, value_name = "N")]
+    holdout_days: Option<u32>,
     /// Also write the RFM summary the models were fitted on (CSV: person_id,frequency,recency,T,monetary_value).
     #[arg(long, value_name = "FILE")]
     export_summary: Option<PathBuf>,
@@ -126,11 +127,12 @@ fn score_row(model: &ClvModel, s: &ClvScore) -> ScoreRow {
 }
 
 fn fit(ctx: &Context, a: FitArgs) -> anyhow::Result<()> {
+    let base = ctx.config.clv;
     let settings = ClvSettings {
-        horizon_months: a.horizon_months,
-        monthly_discount_rate: a.monthly_discount_rate,
-        expected_days: a.expected_days,
-        holdout_days: a.holdout_days,
+        horizon_months: a.horizon_months.unwrap_or(base.horizon_months),
+        monthly_discount_rate: a.monthly_discount_rate.unwrap_or(base.monthly_discount_rate),
+        expected_days: a.expected_days.unwrap_or(base.expected_days),
+        holdout_days: a.holdout_days.unwrap_or(base.holdout_days),
     };
     let days = purchase_days(&ctx.store, &ctx.shop)?;
     let as_of = match (a.as_of, days.last_purchase_at) {

@@ -28,15 +28,16 @@ pub struct Args {
     /// The day to count from (shop time, YYYY-MM-DD); default today.
     #[arg(long, value_name = "DATE")]
     as_of: Option<NaiveDate>,
-    /// Items are products or their categories.
-    #[arg(long, default_value = "product", value_parser = ["product", "category"])]
-    level: String,
-    /// Repeat buyers an item needs for its interval to be used.
-    #[arg(long, default_value_t = ReplenishSettings::default().min_repeat_buyers, value_name = "N")]
-    min_repeat_buyers: usize,
-    /// Share of buyers re-buying an item for it to count as a consumable.
-    #[arg(long, default_value_t = ReplenishSettings::default().min_repeat_rate, value_name = "R")]
-    min_repeat_rate: f64,
+    /// Items are products or their categories [default: `[replenish] level`, product].
+    #[arg(long, value_parser = ["product", "category"])]
+    level: Option<String>,
+    /// Repeat buyers an item needs for its interval to be used [default: `[replenish] min_repeat_buyers`, 5].
+    #[arg(long, value_name = "N")]
+    min_repeat_buyers: Option<usize>,
+    /// Share of buyers re-buying an item for it to count as a consumable
+    /// [default: `[replenish] min_repeat_rate`, 0.2].
+    #[arg(long, value_name = "R")]
+    min_repeat_rate: Option<f64>,
     /// Items shown in the interval table.
     #[arg(long, default_value_t = 10, value_name = "N")]
     top: usize,
@@ -63,12 +64,18 @@ fn due_rows(due: &[DueItem]) -> Vec<Vec<String>> {
 const DUE_HEADER: [&str; 6] = ["person", "item", "name", "last bought", "every (days)", "runs out"];
 
 pub fn run(ctx: &Context, a: Args) -> anyhow::Result<()> {
+    let base = ctx.config.replenish;
     let settings = ReplenishSettings {
-        level: if a.level == "category" { ReplenishLevel::Category } else { ReplenishLevel::Product },
-        min_repeat_buyers: a.min_repeat_buyers,
-        min_repeat_rate: a.min_repeat_rate,
-        ..ReplenishSettings::default()
+        level: match a.level.as_deref() {
+            Some("category") => ReplenishLevel::Category,
+            Some(_) => ReplenishLevel::Product,
+            None => base.level,
+        },
+        min_repeat_buyers: a.min_repeat_buyers.unwrap_or(base.min_repeat_buyers),
+        min_repeat_rate: a.min_repeat_rate.unwrap_or(base.min_repeat_rate),
+        ..base
     };
+    settings.validate().map_err(|e| anyhow::anyhow!("--{}", e.replace('_', "-")))?;
     let as_of = a.as_of.unwrap_or_else(|| ctx.shop.date(Utc::now()));
     let model = Replenishment::from_store(&ctx.store, &ctx.shop, settings)?;
     // Store every person's consumables (one row each) for HTTP and journeys.
