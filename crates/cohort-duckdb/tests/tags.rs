@@ -90,7 +90,7 @@ fn contract(store: &dyn AudienceStore) {
         created_at: t1,
     };
     store.put_audience(&audience, Some(&[p("p3"), p("p1")])).unwrap();
-    assert_eq!(store.audiences().unwrap(), [audience.clone()]);
+    assert_eq!(store.audiences().unwrap(), std::slice::from_ref(&audience));
     assert_eq!(store.audience_snapshot("parents").unwrap(), [p("p1"), p("p3")]);
     store.put_audience(&audience, Some(&[p("p2")])).unwrap();
     assert_eq!(store.audience_snapshot("parents").unwrap(), [p("p2")], "a new snapshot replaces the old");
