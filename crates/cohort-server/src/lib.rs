@@ -211,7 +211,8 @@ impl Server {
         let keys = Arc::new(keys::KeyRing::new(keys_file, &config.write_keys, &config.admin_keys));
         let recommend = Arc::new(recommend::RecommendService::new(recommender, recommender_file));
         let reviews = Arc::new(reviews::ReviewService::new(reviews_dir));
-        let state = AppState { config, writer, decoders, metrics, loyalty, analytics, keys, recommend, reviews, audience };
+        let state =
+            AppState { config, writer, decoders, metrics, loyalty, analytics, keys, recommend, reviews, audience };
         let app = routes::router(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
