@@ -90,12 +90,12 @@ enum Command {
     Clusters(commands::clusters::Args),
     /// Churn risk: train / evaluate the model on a time split, score everyone, list the high-risk.
     Churn(commands::churn::Args),
+    /// Review sentiment: train / evaluate the classifier, complaint topics, classify texts, score people.
+    Reviews(commands::reviews::Args),
     /// Customer lifetime value (BG/NBD + Gamma-Gamma): fit and score everyone, show one person, list the top.
     Clv(commands::clv::Args),
     /// Consumables' re-purchase intervals and who is about to run out of what.
     Replenish(commands::replenish::Args),
-    /// Review sentiment: train / evaluate the classifier, complaint topics, classify texts, score people.
-    Reviews(commands::reviews::Args),
 }
 
 fn main() -> ExitCode {
@@ -148,8 +148,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Basket(args) => commands::basket::run(&ctx, args),
         Command::Clusters(args) => commands::clusters::run(&ctx, args),
         Command::Churn(args) => commands::churn::run(&ctx, args),
+        Command::Reviews(args) => commands::reviews::run(&ctx, args),
         Command::Clv(args) => commands::clv::run(&ctx, args),
         Command::Replenish(args) => commands::replenish::run(&ctx, args),
-        Command::Reviews(args) => commands::reviews::run(&ctx, args),
     }
 }

@@ -48,8 +48,25 @@ fn every_console_page_works_in_headless_chromium() {
     }
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    ok(&store, &["generate", "--users", "600", "--days", "90"]);
+    ok(&store, &["generate", "--users", "800", "--days", "240"]);
     ok(&store, &["compute"]);
+    // Every model a page reads, so no page meets a "not trained yet" answer.
+    ok(&store, &["tags", "compute"]);
+    ok(&store, &["clusters"]);
+    ok(&store, &["churn", "train", "--horizon-days", "60"]);
+    ok(&store, &["churn", "score"]);
+    ok(&store, &["clv", "fit"]);
+    // The generated shop's consumables are categories (母婴, 宠物食品…); it ends in August 2025.
+    ok(&store, &["replenish", "--level", "category", "--as-of", "2025-08-20"]);
+    ok(&store, &["recommend", "train"]);
+    let reviews = dir.path().join("reviews.csv");
+    let mut corpus = String::from("cat,label,review\n");
+    for i in 0..20 {
+        corpus.push_str(&format!("水果,1,很新鲜很甜，物流也快，好评{i}\n水果,0,物流太慢，包装破了，质量差{i}\n"));
+    }
+    std::fs::write(&reviews, corpus).unwrap();
+    ok(&store, &["reviews", "train", "--data", reviews.to_str().unwrap(), "--held-out", "0.2"]);
+    ok(&store, &["reviews", "topics"]);
 
     let mut server = Command::new(env!("CARGO_BIN_EXE_cohort"))
         .arg("--store")
@@ -77,7 +94,24 @@ fn every_console_page_works_in_headless_chromium() {
     println!("{stdout}");
     assert!(run.status.success(), "console checks failed:\n{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
     assert!(stdout.contains("console checks passed"));
-    for page in ["overview", "segments", "funnel", "retention", "paths", "profile", "funnel-built", "overview-phone"] {
+    for page in [
+        "overview",
+        "segments",
+        "funnel",
+        "retention",
+        "paths",
+        "profile",
+        "tags",
+        "audiences",
+        "clusters",
+        "churn",
+        "replenish",
+        "reviews",
+        "funnel-built",
+        "audience-preview",
+        "profile-user",
+        "overview-phone",
+    ] {
         assert!(shots.join(format!("{page}.png")).exists(), "screenshot of {page}");
     }
 }

@@ -11,8 +11,8 @@
 
 mod codec;
 mod read;
-mod tags;
 mod scores;
+mod tags;
 mod write;
 
 pub use scores::{PersonScore, ScoreOrder, ScoreQuery, ScoreRow};

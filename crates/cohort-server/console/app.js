@@ -7,7 +7,7 @@ const I18N = {
   zh: {
     overview: "概览", segments: "用户分层", funnel: "漏斗", retention: "留存", paths: "路径",
     profile: "用户画像", clusters: "行为聚类", churn: "流失风险", reviews: "评价情感", audiences: "人群",
-    basket: "购物篮", clv: "客户价值", replenish: "复购提醒", jobs: "任务",
+    tags: "标签", clv: "客户价值", replenish: "复购提醒", jobs: "任务",
     login: "登录", logout: "退出", admin_key: "管理密钥", refused: "密钥被拒绝：需要管理员密钥",
     run: "运行", add_step: "添加步骤", remove: "删除", window: "转化窗口", mode: "模式", breakdown: "拆分维度",
     none: "无", step: "步骤", event: "事件", persons: "人数", conversion: "总转化率", step_conversion: "步骤转化率",
@@ -20,12 +20,12 @@ const I18N = {
     ltv: "按获客同期群的 LTV", cac: "获客成本（按渠道）", day: "天", week: "周", month: "月",
     no_data: "暂无数据", loading: "加载中…", lang: "EN", kpi_board: "KPI / OKR 看板", range: "日期范围",
     from: "开始", to: "结束", ordered: "有序", strict: "严格", strict_increase: "严格递增", any_order: "任意顺序",
-    min_risk: "最低风险分", within_days: "天内到期", preview: "预览", audience_filter: "人群条件（JSON）",
+    min_risk: "最低风险分", within_days: "天内到期", preview: "预览", audience_filter: "人群条件", sample: "样本",
   },
   en: {
     overview: "Overview", segments: "Segments", funnel: "Funnel", retention: "Retention", paths: "Paths",
     profile: "Profile", clusters: "Clusters", churn: "Churn risk", reviews: "Reviews", audiences: "Audiences",
-    basket: "Basket", clv: "Lifetime value", replenish: "Replenishment", jobs: "Jobs",
+    tags: "Tags", clv: "Lifetime value", replenish: "Replenishment", jobs: "Jobs",
     login: "Log in", logout: "Log out", admin_key: "Admin key", refused: "Key refused: an admin key is required",
     run: "Run", add_step: "Add step", remove: "Remove", window: "Window", mode: "Mode", breakdown: "Breakdown",
     none: "none", step: "Step", event: "Event", persons: "People", conversion: "Conversion", step_conversion: "Step conversion",
@@ -38,7 +38,7 @@ const I18N = {
     ltv: "LTV by acquisition cohort", cac: "CAC by channel", day: "day", week: "week", month: "month",
     no_data: "No data", loading: "Loading…", lang: "中文", kpi_board: "KPI / OKR board", range: "Date range",
     from: "From", to: "To", ordered: "ordered", strict: "strict", strict_increase: "strict increase", any_order: "any order",
-    min_risk: "Minimum risk", within_days: "Due within days", preview: "Preview", audience_filter: "Audience filter (JSON)",
+    min_risk: "Minimum risk", within_days: "Due within days", preview: "Preview", audience_filter: "Audience filter", sample: "Sample",
   },
 };
 
@@ -54,13 +54,12 @@ const PAGES = [
   { id: "retention", needs: "/v1/query/retention", render: retention },
   { id: "paths", needs: "/v1/query/paths", render: paths },
   { id: "profile", needs: "/v1/loyalty/members/{user}", render: profile },
-  { id: "basket", needs: "/v1/basket/rules", render: (v) => listPage(v, "/v1/basket/rules") },
+  { id: "tags", needs: "/v1/tags", render: (v) => listPage(v, "/v1/tags") },
+  { id: "audiences", needs: "/v1/audiences/preview", render: audiences },
   { id: "clusters", needs: "/v1/clusters", render: (v) => listPage(v, "/v1/clusters") },
   { id: "churn", needs: "/v1/churn/high-risk", render: churn },
-  { id: "clv", needs: "/v1/clv/top", render: (v) => listPage(v, "/v1/clv/top") },
   { id: "replenish", needs: "/v1/replenishment/due", render: replenish },
   { id: "reviews", needs: "/v1/reviews/topics", render: (v) => listPage(v, "/v1/reviews/topics") },
-  { id: "audiences", needs: "/v1/audiences/preview", render: audiences },
 ];
 
 const state = {
@@ -97,7 +96,10 @@ class ApiError extends Error {
 async function api(method, path, body) {
   const headers = { Authorization: "Basic " + btoa(state.key + ":") };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // No browser credentials: the key travels in the header, and a refused key
+  // (401 with WWW-Authenticate) must not open the browser's login dialog.
+  const res = await fetch(path, { method, headers, credentials: "omit",
+    body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (_) { json = { message: text }; }
@@ -168,7 +170,7 @@ async function overview(view) {
   view.append(el("div", { class: "grid", id: "kpis" }, board.kpis.map((k) => el("div", { class: "card kpi", "data-kpi": k.key },
     el("div", { class: "label" }, k.label),
     el("div", { class: "value" }, fmt(k.value, k.unit)),
-    k.target ? el("div", { class: "target " + (k.met ? "met" : "missed") },
+    k.target ? el("div", { class: "target " + (k.met === true ? "met" : k.met === false ? "missed" : "muted") },
       `${t("target")} ${k.target.op} ${fmt(k.target.value, k.unit)} · ${k.met === null ? "–" : k.met ? t("met") : t("missed")}`) : null,
     k.note ? el("div", { class: "muted" }, k.note) : null))));
   if (board.segments && board.segments.length) {
@@ -426,13 +428,23 @@ async function replenish(view) {
 
 function audiences(view) {
   view.append(el("h1", {}, t("audiences")));
-  const filter = el("textarea", { id: "audience-filter", rows: 4, style: "width:100%" });
-  filter.value = '{"condition": "value_tier = high_value"}';
+  const filter = el("textarea", { id: "audience-filter", rows: 3, style: "width:100%" });
+  filter.value = 'value_tier = "high_value" or count(orders, 90d) >= 2';
+  const by = el("select", { id: "audience-breakdown" }, ["value_tier", "lifecycle", "behaviour"].map((d) => el("option", { value: d }, d)));
   const out = el("div", { id: "audience-result" });
   view.append(el("form", { class: "card", onsubmit: async (ev) => {
     ev.preventDefault();
-    try { out.replaceChildren(renderRecord(await api("POST", "/v1/audiences/preview", JSON.parse(filter.value)))); } catch (e) { out.replaceChildren(errorBox(e)); }
-  } }, el("label", {}, t("audience_filter"), filter), el("button", { class: "primary", type: "submit" }, t("preview"))), out);
+    try {
+      const r = await api("POST", "/v1/audiences/preview", { filter: filter.value, breakdown: by.value, sample: 10 });
+      const box = el("div", { class: "chart", id: "audience-chart" });
+      out.replaceChildren(el("p", {}, `${t("size")}: `, el("strong", { id: "audience-size" }, fmt(r.size))),
+        el("div", { class: "card" }, box), el("h2", {}, t("sample")), renderRecord(r.sample));
+      const counts = r.breakdown.counts;
+      chart(box, { tooltip: {}, xAxis: { type: "category", data: counts.map((c) => c.value) }, yAxis: { type: "value" },
+        series: [{ type: "bar", data: counts.map((c) => c.people) }] });
+    } catch (e) { out.replaceChildren(errorBox(e)); }
+  } }, el("label", {}, t("audience_filter"), filter), el("label", {}, t("breakdown"), by),
+  el("button", { class: "primary", type: "submit", id: "audience-run" }, t("preview"))), out);
 }
 
 // ---- shell ---------------------------------------------------------------

@@ -30,7 +30,8 @@ pub struct AnalyticsService {
     store: Arc<DuckDbStore>,
     shop: ShopTime,
     targets: KpiTargets,
-    /// `[segments]`, for profile recomputes started over HTTP.
+    /// `[segments]`: the KPI board's segment history and profile
+    /// recomputes started over HTTP.
     segments: cohort_insight::InsightConfig,
     jobs: crate::insight::Jobs,
 }
@@ -43,8 +44,9 @@ impl AnalyticsService {
         AnalyticsService { store, shop, targets, segments, jobs: Default::default() }
     }
 
-    /// Recomputes started over HTTP (`POST /v1/jobs/compute`) use these
-    /// `[segments]` settings (default: the built-in ones).
+    /// The KPI board's segment history and recomputes started over HTTP
+    /// (`POST /v1/jobs/compute`) use these `[segments]` settings (default:
+    /// the built-in ones).
     pub fn with_segments(mut self, segments: cohort_insight::InsightConfig) -> Self {
         self.segments = segments;
         self
@@ -64,7 +66,7 @@ impl AnalyticsService {
 
     /// The engine (borrowing the store).
     pub fn engine(&self) -> Analytics<'_> {
-        Analytics::new(&self.store, self.shop)
+        Analytics::new(&self.store, self.shop).with_segments(self.segments.clone())
     }
 }
 

@@ -109,15 +109,15 @@ impl Job {
     }
 }
 
-fn service(state: &AppState, headers: &HeaderMap) -> Result<Arc<AnalyticsService>, Response> {
-    crate::auth::check_admin(headers, state).map_err(IntoResponse::into_response)?;
+fn service(state: &AppState, headers: &HeaderMap) -> Result<Arc<AnalyticsService>, Box<Response>> {
+    crate::auth::check_admin(headers, state).map_err(|e| Box::new(e.into_response()))?;
     state.analytics.clone().ok_or_else(|| {
-        error_response(
+        Box::new(error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             "analytics_disabled",
             "system",
             "this server runs without an analytics store".into(),
-        )
+        ))
     })
 }
 
@@ -125,7 +125,7 @@ fn service(state: &AppState, headers: &HeaderMap) -> Result<Arc<AnalyticsService
 pub(crate) async fn segments(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let service = match service(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match tokio::task::spawn_blocking(move || SegmentSummary::from_store(service.store().as_ref())).await {
         Ok(Ok(summary)) => Json(summary).into_response(),
@@ -139,7 +139,7 @@ pub(crate) async fn segments(State(state): State<AppState>, headers: HeaderMap) 
 pub(crate) async fn start_compute(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let service = match service(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Some(id) = service.jobs().running("compute") {
         return error_response(
@@ -173,7 +173,7 @@ pub(crate) async fn start_compute(State(state): State<AppState>, headers: Header
 pub(crate) async fn job(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let service = match service(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match id.parse::<u64>().ok().and_then(|id| service.jobs().view(id)) {
         Some(view) => Json(view).into_response(),

@@ -86,6 +86,8 @@ pub const ROUTES: &[Route] = &[
     admin("POST", "/v1/audiences", "Save an audience: a filter, static (snapshot now) or dynamic"),
     admin("GET", "/v1/audiences/{id}/members", "One page of an audience's members (cursor, limit), PII masked by role"),
     admin("POST", "/v1/audiences/preview", "Size, sample and breakdown of an unsaved filter"),
+    admin("POST", "/v1/reviews/classify", "Sentiment (P(positive)) and complaint topics of review texts"),
+    admin("GET", "/v1/reviews/topics", "The last complaint-topic report of the store's reviews"),
     admin("GET", "/v1/segments", "People per value tier, lifecycle stage, behaviour type and RFM segment"),
     admin("POST", "/v1/jobs/compute", "Recompute every profile in the background; answers the job"),
     admin("GET", "/v1/jobs/{id}", "A background job's state and progress"),
@@ -95,8 +97,6 @@ pub const ROUTES: &[Route] = &[
     admin("GET", "/v1/clv/{user}", "A person's predicted lifetime value (fen), P(alive) and expected purchases"),
     admin("GET", "/v1/replenishment/due", "People whose consumables run out within a window (within_days, from)"),
     admin("GET", "/v1/replenishment/{user}", "A person's consumables with last purchase and expected run-out day"),
-    admin("POST", "/v1/reviews/classify", "Sentiment (P(positive)) and complaint topics of review texts"),
-    admin("GET", "/v1/reviews/topics", "The last complaint-topic report of the store's reviews"),
 ];
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -137,6 +137,8 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/audiences") => router.route(route.path, post(audience::create_audience)),
             (None, "/v1/audiences/{id}/members") => router.route(route.path, get(audience::members)),
             (None, "/v1/audiences/preview") => router.route(route.path, post(audience::preview)),
+            (None, "/v1/reviews/classify") => router.route(route.path, post(reviews::classify)),
+            (None, "/v1/reviews/topics") => router.route(route.path, get(reviews::topics)),
             (None, "/v1/segments") => router.route(route.path, get(insight::segments)),
             (None, "/v1/jobs/compute") => router.route(route.path, post(insight::start_compute)),
             (None, "/v1/jobs/{id}") => router.route(route.path, get(insight::job)),
@@ -146,8 +148,6 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/clv/{user}") => router.route(route.path, get(lifetime::clv)),
             (None, "/v1/replenishment/due") => router.route(route.path, get(lifetime::due)),
             (None, "/v1/replenishment/{user}") => router.route(route.path, get(lifetime::for_user)),
-            (None, "/v1/reviews/classify") => router.route(route.path, post(reviews::classify)),
-            (None, "/v1/reviews/topics") => router.route(route.path, get(reviews::topics)),
             (None, other) => unreachable!("route {other} has no handler"),
         };
     }

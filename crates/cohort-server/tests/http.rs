@@ -308,6 +308,7 @@ async fn the_openapi_document_matches_the_routes() {
         let request = match method.as_str() {
             "GET" => s.client.get(s.url(path)),
             "POST" => s.client.post(s.url(path)).header("authorization", basic_auth(KEY)).body("{}"),
+            "DELETE" => s.client.delete(s.url(path)),
             other => panic!("unexpected method {other}"),
         };
         let status = request.send().await.unwrap().status().as_u16();

@@ -83,5 +83,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
     println!("  cohort users --segment tier=high_value   # who is in a segment");
     println!("  cohort segments --json                   # the same tables as JSON");
+    println!("  cohort serve --admin-key demo-admin      # the web console, log in with demo-admin:");
+    println!("open http://127.0.0.1:8088/console/");
     Ok(())
 }

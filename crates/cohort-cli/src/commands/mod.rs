@@ -3,10 +3,10 @@
 pub mod analytics;
 pub mod audience;
 pub mod basket;
+pub mod campaign;
 pub mod churn;
 pub mod clusters;
 pub mod clv;
-pub mod campaign;
 pub mod compute;
 pub mod demo;
 pub mod experiment;
