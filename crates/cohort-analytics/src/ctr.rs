@@ -35,7 +35,9 @@ pub fn compile(
 ) -> String {
     let lo = d.timestamp(shop.start_of_day(from));
     let hi = d.timestamp(shop.start_of_day(to + Days::new(1)).min(as_of + chrono::Duration::milliseconds(1)));
-    let as_of = d.timestamp(as_of);
+    // `as_of` may come from a millisecond reading of the latest event while
+    // `ts` keeps microseconds: the bound is the end of its millisecond.
+    let until = d.timestamp(as_of + chrono::Duration::milliseconds(1));
     let id = d.json_text("properties", ID_PROPERTY);
     let placement = d.json_text("properties", "placement");
     let clicks = CLICK_EVENTS.iter().map(|e| d.string(e)).collect::<Vec<_>>().join(", ");
@@ -45,7 +47,7 @@ pub fn compile(
          WHERE event = {shown} AND ts >= {lo} AND ts < {hi}\n\
          ), clicked AS (\n  \
          SELECT DISTINCT {id} AS rec FROM events\n  \
-         WHERE event IN ({clicks}) AND ts >= {lo} AND ts <= {as_of} AND {id} IS NOT NULL\n\
+         WHERE event IN ({clicks}) AND ts >= {lo} AND ts < {until} AND {id} IS NOT NULL\n\
          )\n\
          SELECT s.placement, count(*) AS impressions, count(c.rec) AS clicked\n\
          FROM shown AS s LEFT JOIN clicked AS c ON c.rec = s.rec\n\

@@ -16,7 +16,7 @@ const I18N = {
     path: "路径", share: "占比", target: "目标", met: "达标", missed: "未达标", value: "数值",
     value_tiers: "价值分层", lifecycle: "生命周期", behaviour: "行为类型", rfm: "RFM 分群",
     recompute: "重新计算画像", running: "进行中", done: "完成", failed: "失败", user: "用户 ID", show: "查看",
-    loyalty: "会员与积分", recommendations: "猜你喜欢", profile_data: "画像", not_found: "未找到",
+    loyalty: "会员与积分", ledger: "积分流水与等级变化", recommendations: "猜你喜欢", profile_data: "画像", not_found: "未找到",
     ltv: "按获客同期群的 LTV", cac: "获客成本（按渠道）", day: "天", week: "周", month: "月",
     no_data: "暂无数据", loading: "加载中…", lang: "EN", kpi_board: "KPI / OKR 看板", range: "日期范围",
     from: "开始", to: "结束", ordered: "有序", strict: "严格", strict_increase: "严格递增", any_order: "任意顺序",
@@ -34,7 +34,7 @@ const I18N = {
     path: "Path", share: "Share", target: "Target", met: "met", missed: "missed", value: "Value",
     value_tiers: "Value tiers", lifecycle: "Lifecycle stages", behaviour: "Behaviour types", rfm: "RFM segments",
     recompute: "Recompute profiles", running: "running", done: "done", failed: "failed", user: "User id", show: "Show",
-    loyalty: "Membership and points", recommendations: "Recommendations", profile_data: "Profile", not_found: "not found",
+    loyalty: "Membership and points", ledger: "Points ledger and tier changes", recommendations: "Recommendations", profile_data: "Profile", not_found: "not found",
     ltv: "LTV by acquisition cohort", cac: "CAC by channel", day: "day", week: "week", month: "month",
     no_data: "No data", loading: "Loading…", lang: "中文", kpi_board: "KPI / OKR board", range: "Date range",
     from: "From", to: "To", ordered: "ordered", strict: "strict", strict_increase: "strict increase", any_order: "any order",
@@ -359,6 +359,7 @@ function profile(view) {
     out.replaceChildren();
     const sections = [[t("profile_data"), "/v1/profiles/" + id, "/v1/profiles/{user}"],
       [t("loyalty"), "/v1/loyalty/members/" + id, "/v1/loyalty/members/{user}"],
+      [t("ledger"), "/v1/loyalty/members/" + id + "/history", "/v1/loyalty/members/{user}/history"],
       [t("recommendations"), "/v1/recommendations/" + id + "?placement=home&n=10", "/v1/recommendations/{user}"],
       [t("clv"), "/v1/clv/" + id, "/v1/clv/{user}"],
       [t("replenish"), "/v1/replenishment/" + id, "/v1/replenishment/{user}"]];
