@@ -127,7 +127,18 @@ impl<'a> Members<'a> {
         for t in self.tags.person_tags(None)? {
             tags.entry(t.person_id).or_default().insert(t.tag);
         }
-        let empty = BTreeSet::new();
+        let mut scores: HashMap<PersonId, BTreeMap<String, f64>> = HashMap::new();
+        if let Selection::Filter(expr) = &selection {
+            let mut models = Vec::new();
+            expr.models_used(&mut models);
+            models.dedup();
+            for model in models {
+                for (person, score) in self.tags.scores_of_model(&model)? {
+                    scores.entry(person).or_default().insert(model.clone(), score);
+                }
+            }
+        }
+        let (empty, no_scores) = (BTreeSet::new(), BTreeMap::new());
         let mut scanned = 0u64;
         self.events.scan_histories(&mut |history: PersonHistory| {
             scanned += 1;
@@ -135,9 +146,9 @@ impl<'a> Members<'a> {
             let person_tags = tags.get(&history.person_id).unwrap_or(&empty);
             let keep = match &selection {
                 Selection::Snapshot(set) => set.contains(&history.person_id),
-                Selection::Filter(expr) => {
-                    Subject::new(&history, profile, Some(person_tags), self.as_of, self.shop).matches(expr)
-                }
+                Selection::Filter(expr) => Subject::new(&history, profile, Some(person_tags), self.as_of, self.shop)
+                    .with_scores(scores.get(&history.person_id).unwrap_or(&no_scores))
+                    .matches(expr),
             };
             if keep {
                 visit(self.row(&history, profile, person_tags));

@@ -4,7 +4,7 @@
 //! disagree about who matches.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use cohort_model::{Event, Money, Order, OrderKind, OrderLine, Profile, ShopTime};
@@ -20,6 +20,7 @@ pub struct Subject<'a> {
     history: &'a PersonHistory,
     profile: Option<&'a Profile>,
     tags: Option<&'a BTreeSet<String>>,
+    scores: Option<&'a BTreeMap<String, f64>>,
     as_of: DateTime<Utc>,
     shop: ShopTime,
     profile_json: OnceCell<serde_json::Value>,
@@ -61,7 +62,23 @@ impl<'a> Subject<'a> {
         as_of: DateTime<Utc>,
         shop: ShopTime,
     ) -> Self {
-        Subject { history, profile, tags, as_of, shop, profile_json: OnceCell::new(), user_json: OnceCell::new() }
+        Subject {
+            history,
+            profile,
+            tags,
+            scores: None,
+            as_of,
+            shop,
+            profile_json: OnceCell::new(),
+            user_json: OnceCell::new(),
+        }
+    }
+
+    /// The person's stored model scores by model, read by `score(…)` in
+    /// audience filters.
+    pub fn with_scores(mut self, scores: &'a BTreeMap<String, f64>) -> Self {
+        self.scores = Some(scores);
+        self
     }
 
     /// Whether the condition holds.
@@ -114,6 +131,7 @@ impl<'a> Subject<'a> {
                 Value::Bool(if *negate { !found && end <= self.as_of } else { found })
             }
             Expr::Tag(t) => Value::Bool(self.tags.is_some_and(|tags| tags.contains(t))),
+            Expr::Score(model) => self.scores.and_then(|s| s.get(model)).map_or(Value::Null, |&v| Value::Num(v)),
         }
     }
 

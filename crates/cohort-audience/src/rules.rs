@@ -61,15 +61,22 @@ impl TagRule {
             col: e.pos.col,
             message: e.message,
         })?;
-        let mut tags = Vec::new();
+        let (mut tags, mut models) = (Vec::new(), Vec::new());
         expr.tags_used(&mut tags);
-        if let Some(t) = tags.first() {
+        expr.models_used(&mut models);
+        // Tags follow events incrementally; tags and model scores change only
+        // with batch jobs, so a rule reading them would go stale silently.
+        let read = tags
+            .first()
+            .map(|t| format!("other tags (tag({t:?}))"))
+            .or_else(|| models.first().map(|m| format!("model scores (score({m:?}))")));
+        if let Some(read) = read {
             return Err(AudienceError::Rule {
                 rule: spec.name.clone(),
                 origin: origin.to_string(),
                 line: 1,
                 col: 1,
-                message: format!("a tag rule cannot read other tags (tag({t:?})); use it in an audience"),
+                message: format!("a tag rule cannot read {read}; use it in an audience"),
             });
         }
         Ok(TagRule {

@@ -231,6 +231,32 @@ fn profile_user_fields_sums_and_boolean_combinations() {
     assert!(check("sum(orders.total) / count(orders) = ¥100"));
 }
 
+#[test]
+fn scores_of_prediction_models_in_audience_filters_only() {
+    let as_of = at("2025-04-15T04:00:00Z");
+    let h = person();
+    let scores = std::collections::BTreeMap::from([("churn".to_string(), 80.0), ("clv".to_string(), 12_345.0)]);
+    let check = |cond: &str, scores: &std::collections::BTreeMap<String, f64>| {
+        let e = cohort_audience::lang::parse(cond).unwrap_or_else(|e| panic!("{cond}: {e}"));
+        Subject::new(&h, None, None, as_of, ShopTime::default()).with_scores(scores).matches(&e)
+    };
+    assert!(check(r#"score("churn") >= 80"#, &scores), "exactly the high-risk threshold");
+    assert!(!check(r#"score("churn") > 80"#, &scores));
+    assert!(check(r#"score("churn") >= 80 and score("clv") < 20000"#, &scores));
+    assert!(!check(r#"score("sentiment") < 0.5"#, &scores), "no score: null, never matches");
+    assert!(check(r#"score("sentiment") = null"#, &scores));
+    assert!(!check(r#"score("churn") >= 80"#, &Default::default()));
+    let err = cohort_audience::lang::parse("score(churn) >= 80").unwrap_err();
+    assert!(err.message.contains("model name"), "{}", err.message);
+    let spec = cohort_audience::RuleSpec {
+        name: "at_risk".into(),
+        description: String::new(),
+        when: r#"score("churn") >= 80"#.into(),
+    };
+    let err = parse_rules(&[spec], "test").map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("cannot read model scores"), "{err}");
+}
+
 fn generated() -> &'static Vec<Batch> {
     static SHOP: OnceLock<Vec<Batch>> = OnceLock::new();
     SHOP.get_or_init(|| {

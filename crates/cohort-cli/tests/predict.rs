@@ -41,6 +41,16 @@ fn clusters_and_churn_on_a_generated_shop() {
     let risks: Vec<f64> = rows.iter().map(|r| r["risk"].as_f64().unwrap()).collect();
     assert!(risks.windows(2).all(|w| w[0] >= w[1]), "riskiest first: {risks:?}");
     assert!(rows[0]["detail"]["top_features"].is_array());
+    // The high-risk list as an audience: the same people as `churn list`.
+    let json = ok(&store, &["churn", "list", "--min-risk", "80", "-n", "100000", "--json"]);
+    let high: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    ok(&store, &["audience", "create", "high-risk", "--filter", r#"score("churn") >= 80"#]);
+    assert_eq!(ok(&store, &["audience", "size", "high-risk"]).trim(), high.len().to_string());
+    let json = ok(&store, &["churn", "list", "--min-risk", "50", "-n", "100000", "--json"]);
+    let some: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    ok(&store, &["audience", "create", "watch", "--filter", r#"score("churn") >= 50 and score("churn") < 80"#]);
+    assert_eq!(ok(&store, &["audience", "size", "watch"]).trim(), (some.len() - high.len()).to_string());
+    assert!(some.len() > high.len() && !high.is_empty(), "{} ≥ 50, {} ≥ 80", some.len(), high.len());
     let eval = ok(&store, &["churn", "eval", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&eval).unwrap();
     assert_eq!(report["threshold"], 80.0);

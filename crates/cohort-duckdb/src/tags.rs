@@ -275,4 +275,18 @@ impl AudienceStore for DuckDbStore {
         let rows = stmt.query_map(params![who.as_str()], |r| r.get::<_, String>(0)).map_err(backend)?;
         rows.map(|r| serde_json::from_str(&r.map_err(backend)?).map_err(|e| corrupt("person score", e))).collect()
     }
+
+    fn scores_of_model(&self, model: &str) -> Result<Vec<(PersonId, f64)>> {
+        let conn = self.connection()?;
+        let mut stmt = conn
+            .prepare("SELECT person_id, score FROM person_scores WHERE model = ? AND score IS NOT NULL")
+            .map_err(backend)?;
+        let rows =
+            stmt.query_map(params![model], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?))).map_err(backend)?;
+        rows.map(|r| {
+            let (id, score) = r.map_err(backend)?;
+            Ok((person("person score", id)?, score))
+        })
+        .collect()
+    }
 }

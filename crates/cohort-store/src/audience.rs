@@ -146,6 +146,12 @@ pub trait AudienceStore: Send + Sync {
     /// sentiment…) for a person, as JSON objects; empty where the backend
     /// keeps no scores.
     fn person_scores(&self, person: &PersonId) -> Result<Vec<serde_json::Value>>;
+
+    /// Every person's score of one model (`churn`, `clv`…), for `score(…)`
+    /// in audience filters; empty where the backend keeps no scores.
+    fn scores_of_model(&self, _model: &str) -> Result<Vec<(PersonId, f64)>> {
+        Ok(Vec::new())
+    }
 }
 
 /// The reference [`AudienceStore`], in memory, reading events from an

@@ -211,25 +211,47 @@ pub enum Expr {
     },
     /// `tag("name")`: the person has the tag now (audiences only).
     Tag(String),
+    /// `score("churn")`: the person's stored score of a prediction model
+    /// (`person_scores`: churn risk 0–100, CLV in fen, sentiment…), null
+    /// where none (audiences only).
+    Score(String),
 }
 
 impl Expr {
     /// Tags the expression reads through `tag(…)`.
     pub fn tags_used(&self, out: &mut Vec<String>) {
+        self.visit(&mut |e| {
+            if let Expr::Tag(t) = e {
+                out.push(t.clone())
+            }
+        });
+    }
+
+    /// Models the expression reads through `score(…)`.
+    pub fn models_used(&self, out: &mut Vec<String>) {
+        self.visit(&mut |e| {
+            if let Expr::Score(m) = e {
+                out.push(m.clone())
+            }
+        });
+    }
+
+    /// Calls `f` on this expression and every expression inside it.
+    fn visit(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
         match self {
-            Expr::Tag(t) => out.push(t.clone()),
-            Expr::Not(e) | Expr::EachMonth(_, e) | Expr::In(e, _) => e.tags_used(out),
-            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| e.tags_used(out)),
+            Expr::Not(e) | Expr::EachMonth(_, e) | Expr::In(e, _) => e.visit(f),
+            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| e.visit(f)),
             Expr::Cmp(a, _, b) | Expr::Arith(a, _, b) => {
-                a.tags_used(out);
-                b.tags_used(out);
+                a.visit(f);
+                b.visit(f);
             }
             Expr::Agg { filter, .. } | Expr::Then { filter, .. } => {
-                if let Some(f) = filter {
-                    f.tags_used(out)
+                if let Some(e) = filter {
+                    e.visit(f)
                 }
             }
-            Expr::Lit(_) | Expr::Field(_) => {}
+            Expr::Lit(_) | Expr::Field(_) | Expr::Tag(_) | Expr::Score(_) => {}
         }
     }
 }

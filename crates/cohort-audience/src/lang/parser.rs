@@ -346,21 +346,22 @@ impl Parser {
                 self.expect(Tok::RParen, &format!("\")\" closing {name}"))?;
                 Ok(Expr::Then { negate: name == "then_no", source, filter: filter.map(Box::new), within_secs })
             }
-            "tag" => {
+            "tag" | "score" => {
                 let tpos = self.pos();
-                let tag = match self.next() {
+                let what = if name == "tag" { "a tag name" } else { "a model name such as \"churn\"" };
+                let arg = match self.next() {
                     Tok::Str(s) => s,
                     other => {
-                        return Err(SyntaxError { pos: tpos, message: format!("expected a tag name in quotes, found {}", other.describe()) })
+                        return Err(SyntaxError { pos: tpos, message: format!("expected {what} in quotes, found {}", other.describe()) })
                     }
                 };
-                self.expect(Tok::RParen, "\")\" closing tag")?;
-                Ok(Expr::Tag(tag))
+                self.expect(Tok::RParen, &format!("\")\" closing {name}"))?;
+                Ok(if name == "tag" { Expr::Tag(arg) } else { Expr::Score(arg) })
             }
             other => Err(SyntaxError {
                 pos,
                 message: format!(
-                    "unknown function {other:?} (count, sum, avg, min, max, distinct, share, each_month, then, then_no, tag)"
+                    "unknown function {other:?} (count, sum, avg, min, max, distinct, share, each_month, then, then_no, tag, score)"
                 ),
             }),
         }
