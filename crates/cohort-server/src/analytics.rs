@@ -70,6 +70,27 @@ impl AnalyticsService {
     }
 }
 
+/// The admin key's gate to the analytics store: 401/403 for other keys,
+/// 503 `analytics_disabled` when the server runs without a store. Every
+/// admin route over the DuckDB store (queries, segments, jobs, predictions)
+/// starts here.
+pub(crate) fn admin_service(state: &AppState, headers: &HeaderMap) -> Result<Arc<AnalyticsService>, Box<Response>> {
+    crate::auth::check_admin(headers, state).map_err(|e| Box::new(e.into_response()))?;
+    state.analytics.clone().ok_or_else(|| {
+        Box::new(error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "analytics_disabled",
+            "system",
+            "this server runs without an analytics store".into(),
+        ))
+    })
+}
+
+/// [`admin_service`]'s store.
+pub(crate) fn admin_store(state: &AppState, headers: &HeaderMap) -> Result<Arc<DuckDbStore>, Box<Response>> {
+    admin_service(state, headers).map(|s| s.store().clone())
+}
+
 /// Authenticates, reads the spec, runs `query` on the blocking pool and
 /// serialises its result.
 async fn run<S, R>(
@@ -82,16 +103,9 @@ where
     S: DeserializeOwned + Send + 'static,
     R: Serialize + Send + 'static,
 {
-    if let Err(e) = crate::auth::check_admin(headers, state) {
-        return e.into_response();
-    }
-    let Some(service) = state.analytics.clone() else {
-        return error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "analytics_disabled",
-            "system",
-            "this server runs without an analytics store".into(),
-        );
+    let service = match admin_service(state, headers) {
+        Ok(s) => s,
+        Err(r) => return *r,
     };
     let spec: S = match serde_json::from_slice(body) {
         Ok(spec) => spec,

@@ -86,6 +86,17 @@ pub(crate) fn error_response(status: StatusCode, code: &str, kind: &str, message
     render(status, Body { message, code, kind, link: format!("{ERRORS_DOC}-{code}"), rejected: None })
 }
 
+/// 400 `invalid_input`: a parameter or body field is wrong (`message`
+/// names it).
+pub(crate) fn invalid_input(message: String) -> Response {
+    error_response(StatusCode::BAD_REQUEST, "invalid_input", "invalid_request", message)
+}
+
+/// 500 `query_failed`: the store failed under a read.
+pub(crate) fn query_failed(e: impl std::fmt::Display) -> Response {
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, "query_failed", "internal", e.to_string())
+}
+
 /// [`error_response`] with one more field (`key`) carrying details, e.g.
 /// the `issues` of an invalid analytics spec.
 pub(crate) fn error_response_with(

@@ -16,8 +16,8 @@ use cohort_insight::{compute_profiles, default_as_of, InsightConfig, SegmentSumm
 use cohort_store::EventStore;
 use serde::Serialize;
 
-use crate::analytics::AnalyticsService;
-use crate::error::error_response;
+use crate::analytics::admin_service;
+use crate::error::{error_response, query_failed};
 use crate::AppState;
 
 /// Where a job stands.
@@ -109,35 +109,23 @@ impl Job {
     }
 }
 
-fn service(state: &AppState, headers: &HeaderMap) -> Result<Arc<AnalyticsService>, Box<Response>> {
-    crate::auth::check_admin(headers, state).map_err(|e| Box::new(e.into_response()))?;
-    state.analytics.clone().ok_or_else(|| {
-        Box::new(error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "analytics_disabled",
-            "system",
-            "this server runs without an analytics store".into(),
-        ))
-    })
-}
-
 /// `GET /v1/segments`.
 pub(crate) async fn segments(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let service = match service(&state, &headers) {
+    let service = match admin_service(&state, &headers) {
         Ok(s) => s,
         Err(r) => return *r,
     };
     match tokio::task::spawn_blocking(move || SegmentSummary::from_store(service.store().as_ref())).await {
         Ok(Ok(summary)) => Json(summary).into_response(),
-        Ok(Err(e)) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "query_failed", "internal", e.to_string()),
-        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "query_failed", "internal", e.to_string()),
+        Ok(Err(e)) => query_failed(e),
+        Err(e) => query_failed(e),
     }
 }
 
 /// `POST /v1/jobs/compute`: 202 with the job; 409 `job_running` while one
 /// runs.
 pub(crate) async fn start_compute(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let service = match service(&state, &headers) {
+    let service = match admin_service(&state, &headers) {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -171,7 +159,7 @@ pub(crate) async fn start_compute(State(state): State<AppState>, headers: Header
 
 /// `GET /v1/jobs/{id}`.
 pub(crate) async fn job(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let service = match service(&state, &headers) {
+    let service = match admin_service(&state, &headers) {
         Ok(s) => s,
         Err(r) => return *r,
     };

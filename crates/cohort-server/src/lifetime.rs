@@ -19,7 +19,8 @@ use cohort_duckdb::{DuckDbStore, PersonScore, ScoreQuery};
 use cohort_model::PersonId;
 use serde_json::{json, Value};
 
-use crate::error::error_response;
+use crate::analytics::admin_store as store;
+use crate::error::{error_response, invalid_input as invalid, query_failed as internal};
 use crate::AppState;
 
 /// `person_scores` model of `cohort clv fit`.
@@ -28,26 +29,6 @@ const CLV: &str = "clv";
 const REPLENISHMENT: &str = "replenishment";
 /// Longest due window, in days.
 pub const MAX_WITHIN_DAYS: i64 = 366;
-
-fn store(state: &AppState, headers: &HeaderMap) -> Result<Arc<DuckDbStore>, Box<Response>> {
-    crate::auth::check_admin(headers, state).map_err(|e| Box::new(e.into_response()))?;
-    state.analytics.as_ref().map(|a| a.store().clone()).ok_or_else(|| {
-        Box::new(error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "analytics_disabled",
-            "system",
-            "this server runs without an analytics store".into(),
-        ))
-    })
-}
-
-fn invalid(message: String) -> Response {
-    error_response(StatusCode::BAD_REQUEST, "invalid_input", "invalid_request", message)
-}
-
-fn internal(e: impl std::fmt::Display) -> Response {
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, "query_failed", "internal", e.to_string())
-}
 
 fn not_trained(command: &str) -> Response {
     error_response(

@@ -7,42 +7,21 @@
 //! store (503 `analytics_disabled` without), and answer 404
 //! `model_not_trained` before the model has run.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cohort_duckdb::{DuckDbStore, PersonScore, ScoreQuery};
+use cohort_duckdb::{PersonScore, ScoreQuery};
 use cohort_model::PersonId;
 use cohort_predict::cluster::ClusterModel;
 use serde_json::{json, Value};
 
-use crate::error::error_response;
+use crate::analytics::admin_store as store;
+use crate::error::{error_response, invalid_input as invalid, query_failed as internal};
 use crate::AppState;
 
 /// Longest high-risk page.
 pub const MAX_LIMIT: usize = 10_000;
-
-fn store(state: &AppState, headers: &HeaderMap) -> Result<Arc<DuckDbStore>, Box<Response>> {
-    crate::auth::check_admin(headers, state).map_err(|e| Box::new(e.into_response()))?;
-    state.analytics.as_ref().map(|a| a.store().clone()).ok_or_else(|| {
-        Box::new(error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "analytics_disabled",
-            "system",
-            "this server runs without an analytics store".into(),
-        ))
-    })
-}
-
-fn invalid(message: String) -> Response {
-    error_response(StatusCode::BAD_REQUEST, "invalid_input", "invalid_request", message)
-}
-
-fn internal(e: impl std::fmt::Display) -> Response {
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, "query_failed", "internal", e.to_string())
-}
 
 fn not_trained(message: &str) -> Response {
     error_response(StatusCode::NOT_FOUND, "model_not_trained", "invalid_request", message.into())
