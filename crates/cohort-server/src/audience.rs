@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 use crate::error::error_response;
 use crate::keys::Role;
 use crate::AppState;
+use crate::writer::{CommitHook, Committed};
 
 /// Most members one page may hold.
 pub const MAX_PAGE: usize = 1000;
@@ -104,11 +105,9 @@ impl AudienceService {
 }
 
 /// What the writer calls after each commit: queue the persons it touched.
-pub(crate) fn commit_hook(service: Option<&Arc<AudienceService>>) -> Option<Arc<dyn Fn(Vec<PersonId>) + Send + Sync>> {
-    let service = service?.clone();
-    let hook: Arc<dyn Fn(Vec<PersonId>) + Send + Sync> =
-        Arc::new(move |persons: Vec<PersonId>| service.touched(persons));
-    Some(hook)
+pub(crate) fn commit_hook(service: &Arc<AudienceService>) -> CommitHook {
+    let service = service.clone();
+    Arc::new(move |committed: &Committed| service.touched(committed.persons.clone()))
 }
 
 /// The update thread: drains what is queued, evaluates each person once.

@@ -58,6 +58,7 @@ pub use ingest::{Accepted, RejectedMessage};
 pub use metrics::Metrics;
 pub use openapi::openapi;
 pub use routes::{Route, ROUTES};
+pub use writer::{CommitHook, Committed};
 
 /// Shared by every request.
 #[derive(Clone)]
@@ -104,6 +105,9 @@ pub struct Services {
     /// Where `sentiment.model.json.gz` and `sentiment.topics.json` live
     /// (the store's directory); `sentiment_disabled` without one.
     pub reviews_dir: Option<std::path::PathBuf>,
+    /// More listeners on the collector's commits (journeys, live
+    /// recommendation refresh), called after the tag engine's.
+    pub commit_hooks: Vec<CommitHook>,
 }
 
 /// Decoders are stateful (reused buffers, the field mapping): one per
@@ -201,13 +205,13 @@ impl Server {
                 max_messages: config.commit_max_messages.max(1),
                 dedupe_window: chrono::Duration::seconds(config.dedupe_window_secs.min(i64::MAX as u64) as i64),
                 clock: Arc::new(cohort_model::SystemClock),
-                on_commit: audience::commit_hook(services.audience.as_ref()),
+                on_commit: services.audience.iter().map(audience::commit_hook).chain(services.commit_hooks.clone()).collect(),
             },
             metrics.clone(),
         )?;
         let config = Arc::new(config);
         let decoders = Arc::new(DecoderPool { idle: Mutex::new(Vec::new()), config: config.clone(), shop });
-        let Services { loyalty, analytics, keys_file, recommender, recommender_file, reviews_dir, audience } = services;
+        let Services { loyalty, analytics, keys_file, recommender, recommender_file, reviews_dir, audience, .. } = services;
         let keys = Arc::new(keys::KeyRing::new(keys_file, &config.write_keys, &config.admin_keys));
         let recommend = Arc::new(recommend::RecommendService::new(recommender, recommender_file));
         let reviews = Arc::new(reviews::ReviewService::new(reviews_dir));

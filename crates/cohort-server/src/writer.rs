@@ -71,10 +71,23 @@ pub(crate) struct WriterConfig {
     /// How long a `messageId` is remembered (retries within it are stored once).
     pub dedupe_window: chrono::Duration,
     pub clock: Arc<dyn Clock>,
-    /// Called after each successful commit with the persons it touched
-    /// (tags are re-evaluated for them); must not block.
-    pub on_commit: Option<Arc<dyn Fn(Vec<PersonId>) + Send + Sync>>,
+    /// Called after each successful commit, in order (tags, journeys…).
+    pub on_commit: Vec<CommitHook>,
 }
+
+/// What one group commit stored, handed to every [`CommitHook`].
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// The events stored, with their persons resolved.
+    pub events: Vec<Event>,
+    /// Every person the commit touched (events, profile writes, both sides
+    /// of a merge), sorted, once each.
+    pub persons: Vec<PersonId>,
+}
+
+/// Called by the writer thread after each successful commit: it must not
+/// block (queue the work for another thread).
+pub type CommitHook = Arc<dyn Fn(&Committed) + Send + Sync>;
 
 /// The `messageId`s committed within the dedupe window: 128-bit digests in
 /// a hash set (about 50 bytes an id), expired in arrival order. The store
@@ -182,9 +195,9 @@ fn run(
         metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         metrics.commit_messages.observe(count as f64);
         let reply = match result {
-            Ok(touched) => {
-                if let Some(hook) = &config.on_commit {
-                    hook(touched);
+            Ok(committed) => {
+                for hook in &config.on_commit {
+                    hook(&committed);
                 }
                 for s in &group {
                     for m in &s.messages {
@@ -227,7 +240,7 @@ fn commit(
     seen: &mut SeenIds,
     now: DateTime<Utc>,
     group: &[Submission],
-) -> Result<Vec<PersonId>, StoreError> {
+) -> Result<Committed, StoreError> {
     let mut batch = Batch::default();
     let mut events: Vec<Event> = Vec::new();
     let mut stitches = Stitches::default();
@@ -275,10 +288,10 @@ fn commit(
         txn.merge(merge)?;
     }
     txn.commit_stream()?;
-    let mut touched: Vec<PersonId> = events.iter().filter_map(|e| e.person_id.clone()).collect();
-    touched.extend(batch.users.iter().map(|u| PersonId::from(u.id.clone())));
-    touched.extend(merges_into);
-    touched.sort();
-    touched.dedup();
-    Ok(touched)
+    let mut persons: Vec<PersonId> = events.iter().filter_map(|e| e.person_id.clone()).collect();
+    persons.extend(batch.users.iter().map(|u| PersonId::from(u.id.clone())));
+    persons.extend(merges_into);
+    persons.sort();
+    persons.dedup();
+    Ok(Committed { events, persons })
 }

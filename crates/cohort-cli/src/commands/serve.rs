@@ -109,6 +109,7 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
             recommender_file: Some(recommender_file),
             audience: Some(audience),
             reviews_dir: Some(reviews_dir),
+            commit_hooks: Vec::new(),
         };
         let server = Server::start_with(config, shop, store, services, stop).await?;
         // Scripts (and tests) read the bound address from this line.
