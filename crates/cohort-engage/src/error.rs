@@ -48,6 +48,9 @@ pub enum EngageError {
     /// The state store failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The event store (histories, profiles, scores) failed.
+    #[error("event store error: {0}")]
+    Store(#[from] cohort_store::StoreError),
     /// A migration failed.
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use cohort_model::PersonId;
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Connection, Row};
 use tokio::sync::Mutex;
 
 use super::{same_event, Action, JourneySpec, ReEntry, Trigger};
@@ -92,7 +92,7 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             RunStatus::Active => "active",
             RunStatus::Completed => "completed",
@@ -101,7 +101,7 @@ impl RunStatus {
         }
     }
 
-    fn parse(s: &str) -> Result<RunStatus> {
+    pub(crate) fn parse(s: &str) -> Result<RunStatus> {
         Ok(match s {
             "active" => RunStatus::Active,
             "completed" => RunStatus::Completed,
@@ -137,6 +137,8 @@ pub struct RunRecord {
     pub ended_at: Option<DateTime<Utc>>,
     /// Why it ended (`end`, `exit_step`, `goal:…`, `exit:…`, `timeout:…`).
     pub end_reason: String,
+    /// The key it was entered under by a job (empty: none).
+    pub entry_key: String,
 }
 
 /// A task a journey put on a list.
@@ -161,6 +163,62 @@ pub struct TickReport {
     pub sent: u64,
 }
 
+/// What asking to enter did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// A new run started (its first steps already applied).
+    Entered(RunRecord),
+    /// The entry key was already used for this journey and person.
+    AlreadyEntered {
+        /// The run that used it.
+        run: i64,
+    },
+    /// The re-entry rule refused: the person is in the journey, or was and
+    /// may not come back (yet).
+    NotAllowed {
+        /// The person's latest run.
+        last: i64,
+    },
+}
+
+impl Entry {
+    /// The new run's id, if one started.
+    pub fn run_id(&self) -> Option<i64> {
+        match self {
+            Entry::Entered(run) => Some(run.id),
+            _ => None,
+        }
+    }
+}
+
+/// Everything a batch of steps will write, in the order [`JourneyEngine::apply`] writes it.
+#[derive(Default)]
+struct Effects {
+    /// Messages (with the offer issued when scheduled).
+    sends: Vec<(NewMessage, Offer)>,
+    /// Tasks.
+    tasks: Vec<TaskRow>,
+    /// Final positions and ends.
+    writes: Vec<RunWrite>,
+}
+
+struct TaskRow {
+    list: String,
+    person_id: String,
+    journey: String,
+    run_id: i64,
+    step: String,
+    note: String,
+}
+
+enum RunWrite {
+    Save(RunRecord),
+    End { id: i64, status: RunStatus, reason: String },
+}
+
+/// Runs taken per batch by [`JourneyEngine::tick`].
+const TICK_BATCH: usize = 500;
+
 /// The journey runner.
 pub struct JourneyEngine {
     outbox: Outbox,
@@ -170,10 +228,11 @@ pub struct JourneyEngine {
     lock: Mutex<()>,
 }
 
-const RUN_COLUMNS: &str = "id, journey, person_id, status, step, wake_at_us, waiting_event, context, entered_at_us, \
-                           ended_at_us, end_reason";
+pub(crate) const RUN_COLUMNS: &str =
+    "id, journey, person_id, status, step, wake_at_us, waiting_event, context, entered_at_us, \
+                           ended_at_us, end_reason, entry_key";
 
-fn run_row(r: &AnyRow) -> Result<RunRecord> {
+pub(crate) fn run_row(r: &AnyRow) -> Result<RunRecord> {
     Ok(RunRecord {
         id: r.try_get(0)?,
         journey: r.try_get(1)?,
@@ -186,6 +245,7 @@ fn run_row(r: &AnyRow) -> Result<RunRecord> {
         entered_at: from_us(r.try_get(8)?)?,
         ended_at: r.try_get::<Option<i64>, _>(9)?.map(from_us).transpose()?,
         end_reason: r.try_get(10)?,
+        entry_key: r.try_get(11)?,
     })
 }
 
@@ -208,12 +268,28 @@ impl JourneyEngine {
         self.journeys.iter().find(|j| j.id == id).ok_or_else(|| EngageError::Unknown { what: "journey", id: id.into() })
     }
 
+    /// Whether the engine runs journey `id`.
+    pub fn has_journey(&self, id: &str) -> bool {
+        self.journeys.iter().any(|j| j.id == id)
+    }
+
+    /// The injected clock.
+    pub fn clock(&self) -> &Arc<dyn cohort_model::Clock> {
+        self.outbox.clock()
+    }
+
+    /// The shop's time zone.
+    pub fn shop(&self) -> cohort_model::ShopTime {
+        self.outbox.shop()
+    }
+
     /// Handles one event: ends runs whose goal or exit event it is, moves
     /// runs waiting for it, records it for branches, and enters the person
     /// into journeys it triggers. Returns the ids of the runs entered.
     pub async fn on_event(&self, event: &JourneyEvent) -> Result<Vec<i64>> {
         let _guard = self.lock.lock().await;
         let now = self.outbox.clock().now();
+        let mut fx = Effects::default();
         for run in self.active_runs(&event.person).await? {
             let spec = self.spec(&run.journey)?;
             if spec.goal.as_deref().is_some_and(|g| same_event(g, &event.name)) {
@@ -235,7 +311,7 @@ impl JourneyEngine {
                 run.step += 1;
                 run.wake_at = None;
                 run.waiting_event.clear();
-                self.advance(spec, run, now).await?;
+                self.plan(spec, run, now, &mut fx).await?;
             }
         }
         let mut entered = Vec::new();
@@ -244,28 +320,64 @@ impl JourneyEngine {
             if !same_event(name, &event.name) || !when.iter().all(|(k, v)| event.properties.get(k) == Some(v)) {
                 continue;
             }
-            if let Some(id) = self.enter_locked(spec, &event.person, event.vars(), now).await? {
-                entered.push(id);
+            if let Entry::Entered(run) = self.insert_run(spec, &event.person, event.vars(), "", now).await? {
+                entered.push(run.id);
+                self.plan(spec, run, now, &mut fx).await?;
             }
         }
+        self.apply(fx, now).await?;
         Ok(entered)
     }
 
     /// Enters `person` into a journey (for segment- or prediction-driven
     /// journeys), if the re-entry rule allows. Returns the run id.
     pub async fn enter(&self, journey: &str, person: &PersonId, context: Vars) -> Result<Option<i64>> {
-        let _guard = self.lock.lock().await;
-        let spec = self.spec(journey)?;
-        self.enter_locked(spec, person, context, self.outbox.clock().now()).await
+        Ok(match self.enter_once(journey, person, "", context).await? {
+            Entry::Entered(run) => Some(run.id),
+            _ => None,
+        })
     }
 
-    async fn enter_locked(
+    /// Enters `person` into a journey under an entry key (`2024-03-17`, the
+    /// day a silence began; `2024` for a birthday): a key already used for
+    /// this journey and person enters nobody, whatever the re-entry rule;
+    /// otherwise the re-entry rule decides. An empty key is no key.
+    pub async fn enter_once(&self, journey: &str, person: &PersonId, key: &str, context: Vars) -> Result<Entry> {
+        let _guard = self.lock.lock().await;
+        let spec = self.spec(journey)?;
+        let now = self.outbox.clock().now();
+        let entry = self.insert_run(spec, person, context, key, now).await?;
+        if let Entry::Entered(run) = &entry {
+            let mut fx = Effects::default();
+            self.plan(spec, run.clone(), now, &mut fx).await?;
+            self.apply(fx, now).await?;
+        }
+        Ok(entry)
+    }
+
+    /// Writes a new run at step 0, due at once (`wake_at` = now), so that a
+    /// crash before its first steps are applied leaves it to the next tick.
+    async fn insert_run(
         &self,
         spec: &JourneySpec,
         person: &PersonId,
         context: Vars,
+        key: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<i64>> {
+    ) -> Result<Entry> {
+        if !key.is_empty() {
+            let used = sqlx::query(
+                "SELECT id FROM engage_journey_runs WHERE journey = $1 AND person_id = $2 AND entry_key = $3",
+            )
+            .bind(&spec.id)
+            .bind(person.as_str())
+            .bind(key)
+            .fetch_optional(self.outbox.pool())
+            .await?;
+            if let Some(row) = used {
+                return Ok(Entry::AlreadyEntered { run: row.try_get(0)? });
+            }
+        }
         let last = sqlx::query(&format!(
             "SELECT {RUN_COLUMNS} FROM engage_journey_runs WHERE journey = $1 AND person_id = $2 ORDER BY id DESC LIMIT 1"
         ))
@@ -283,28 +395,33 @@ impl JourneyEngine {
                     ReEntry::Cooldown { days } => now >= last.entered_at + Duration::days(i64::from(days)),
                 };
             if !allowed {
-                return Ok(None);
+                return Ok(Entry::NotAllowed { last: last.id });
             }
         }
         let context_json = serde_json::to_string(&context).map_err(EngageError::corrupt)?;
         let id: i64 = sqlx::query(
-            "INSERT INTO engage_journey_runs (journey, person_id, status, step, context, entered_at_us) \
-             VALUES ($1, $2, 'active', 0, $3, $4) RETURNING id",
+            "INSERT INTO engage_journey_runs (journey, person_id, status, step, wake_at_us, context, entered_at_us, \
+             entry_key) VALUES ($1, $2, 'active', 0, $3, $4, $5, $6) RETURNING id",
         )
         .bind(&spec.id)
         .bind(person.as_str())
+        .bind(to_us(now))
         .bind(context_json)
         .bind(to_us(now))
+        .bind(key)
         .fetch_one(self.outbox.pool())
         .await?
         .try_get(0)?;
-        let run = self.run(id).await?;
-        self.advance(spec, run, now).await?;
-        Ok(Some(id))
+        let mut run = self.run(id).await?;
+        run.wake_at = None;
+        Ok(Entry::Entered(run))
     }
 
     /// Resumes every run whose wait is over (timeouts included); call it
-    /// from the scheduler every minute or so.
+    /// from the scheduler every minute or so. Runs are taken 500 at a time:
+    /// the messages of a batch go to the outbox in one transaction, then
+    /// the batch's tasks and positions in another (so a crash between the
+    /// two replays the batch: its messages are found by their keys).
     pub async fn tick(&self) -> Result<TickReport> {
         let _guard = self.lock.lock().await;
         let now = self.outbox.clock().now();
@@ -312,7 +429,7 @@ impl JourneyEngine {
         loop {
             let due: Vec<RunRecord> = sqlx::query(&format!(
                 "SELECT {RUN_COLUMNS} FROM engage_journey_runs WHERE status = 'active' AND wake_at_us IS NOT NULL \
-                 AND wake_at_us <= $1 ORDER BY wake_at_us, id LIMIT 500"
+                 AND wake_at_us <= $1 ORDER BY wake_at_us, id LIMIT {TICK_BATCH}"
             ))
             .bind(to_us(now))
             .fetch_all(self.outbox.pool())
@@ -323,6 +440,7 @@ impl JourneyEngine {
             if due.is_empty() {
                 return Ok(report);
             }
+            let mut fx = Effects::default();
             for mut run in due {
                 report.woken += 1;
                 let spec = self.spec(&run.journey)?;
@@ -335,40 +453,48 @@ impl JourneyEngine {
                     match on_timeout.as_deref().and_then(|t| spec.index_of(t)) {
                         Some(target) => run.step = target,
                         None => {
-                            self.end(run.id, RunStatus::Exited, &format!("timeout:{event}"), now).await?;
+                            fx.writes.push(RunWrite::End {
+                                id: run.id,
+                                status: RunStatus::Exited,
+                                reason: format!("timeout:{event}"),
+                            });
                             continue;
                         }
                     }
                     run.waiting_event.clear();
                 }
                 run.wake_at = None;
-                report.sent += self.advance(spec, run, now).await?;
+                self.plan(spec, run, now, &mut fx).await?;
             }
+            report.sent += self.apply(fx, now).await?;
         }
     }
 
-    /// Runs steps from the run's current one until it waits or ends, saving
-    /// the position. Returns the messages enqueued.
-    async fn advance(&self, spec: &JourneySpec, mut run: RunRecord, now: DateTime<Utc>) -> Result<u64> {
-        let mut sent = 0;
+    /// Works out the steps from the run's current one until it waits or
+    /// ends, without writing anything: the messages, tasks and the final
+    /// position go to `fx`, which [`JourneyEngine::apply`] writes.
+    async fn plan(&self, spec: &JourneySpec, mut run: RunRecord, now: DateTime<Utc>, fx: &mut Effects) -> Result<()> {
         for _ in 0..MAX_STEPS_AT_ONCE {
             let Some(step) = spec.steps.get(run.step) else {
-                return self.end(run.id, RunStatus::Completed, "end", now).await.map(|_| sent);
+                fx.writes.push(RunWrite::End { id: run.id, status: RunStatus::Completed, reason: "end".into() });
+                return Ok(());
             };
             match &step.action {
                 Action::Send { channel, class, template, offer } => {
-                    sent += self.send(spec, &run, &step.id, *channel, *class, template, offer).await?;
+                    self.plan_send(spec, &run, &step.id, *channel, *class, template, offer, now, fx)?;
                     run.step += 1;
                 }
                 Action::Wait { minutes } => {
                     run.step += 1;
                     run.wake_at = Some(now + Duration::minutes(*minutes));
-                    return self.save(&run).await.map(|_| sent);
+                    fx.writes.push(RunWrite::Save(run));
+                    return Ok(());
                 }
                 Action::WaitForEvent { event, timeout_minutes, .. } => {
                     run.waiting_event = event.clone();
                     run.wake_at = Some(now + Duration::minutes(*timeout_minutes));
-                    return self.save(&run).await.map(|_| sent);
+                    fx.writes.push(RunWrite::Save(run));
+                    return Ok(());
                 }
                 Action::Branch { event, then, otherwise } => {
                     let seen: i64 =
@@ -385,18 +511,29 @@ impl JourneyEngine {
                     };
                 }
                 Action::Task { list, note } => {
-                    self.task(spec, &run, &step.id, list, note, now).await?;
+                    fx.tasks.push(self.plan_task(spec, &run, &step.id, list, note)?);
                     run.step += 1;
                 }
-                Action::Exit => return self.end(run.id, RunStatus::Completed, "exit_step", now).await.map(|_| sent),
+                Action::Exit => {
+                    fx.writes.push(RunWrite::End {
+                        id: run.id,
+                        status: RunStatus::Completed,
+                        reason: "exit_step".into(),
+                    });
+                    return Ok(());
+                }
             }
-            self.save(&run).await?;
         }
-        self.end(run.id, RunStatus::Exited, "too many steps without a wait", now).await.map(|_| sent)
+        fx.writes.push(RunWrite::End {
+            id: run.id,
+            status: RunStatus::Exited,
+            reason: "too many steps without a wait".into(),
+        });
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn send(
+    fn plan_send(
         &self,
         spec: &JourneySpec,
         run: &RunRecord,
@@ -405,63 +542,124 @@ impl JourneyEngine {
         class: crate::channel::MessageClass,
         template: &crate::channel::TemplateSpec,
         offer: &Offer,
-    ) -> Result<u64> {
+        now: DateTime<Utc>,
+        fx: &mut Effects,
+    ) -> Result<()> {
         let person = PersonId::new(run.person_id.clone()).map_err(EngageError::corrupt)?;
         let Some(contact) = self.directory.contact(&person, channel) else {
             tracing::debug!(journey = %spec.id, person = %run.person_id, %channel, "no address; step skipped");
-            return Ok(0);
+            return Ok(());
         };
         let mut vars = contact.vars.clone();
         vars.extend(run.context.iter().map(|(k, v)| (k.clone(), v.clone())));
-        vars.extend(offer.vars(self.outbox.clock().now(), self.outbox.shop()));
+        vars.extend(offer.vars(now, self.outbox.shop()));
         let content = Template::try_from(template.clone())?.render(&vars)?;
-        let key = format!("journey:{}:{}:{step}", spec.id, run.id);
-        let outcome = self
-            .outbox
-            .enqueue(NewMessage {
-                dedupe_key: key.clone(),
-                person: person.clone(),
+        fx.sends.push((
+            NewMessage {
+                dedupe_key: format!("journey:{}:{}:{step}", spec.id, run.id),
+                person,
                 channel,
                 class,
                 source: spec.id.clone(),
                 recipient: contact.recipient,
                 content,
                 send_at: None,
-            })
-            .await?;
-        if matches!(outcome, Enqueued::Scheduled { .. }) && *offer != Offer::None {
-            self.issuer.issue(&key, &person, offer).await?;
-        }
-        Ok(u64::from(matches!(outcome, Enqueued::Scheduled { .. })))
+            },
+            offer.clone(),
+        ));
+        Ok(())
     }
 
-    async fn task(
-        &self,
-        spec: &JourneySpec,
-        run: &RunRecord,
-        step: &str,
-        list: &str,
-        note: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    fn plan_task(&self, spec: &JourneySpec, run: &RunRecord, step: &str, list: &str, note: &str) -> Result<TaskRow> {
         let person = PersonId::new(run.person_id.clone()).map_err(EngageError::corrupt)?;
         let mut vars = self.directory.contact(&person, ChannelKind::Console).map(|c| c.vars).unwrap_or_default();
         vars.extend(run.context.iter().map(|(k, v)| (k.clone(), v.clone())));
         let note = Template::new(step, "", note)?.render(&vars)?.body;
-        sqlx::query(
-            "INSERT INTO engage_tasks (list, person_id, journey, run_id, step, note, created_at_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, step) DO NOTHING",
-        )
-        .bind(list)
-        .bind(&run.person_id)
-        .bind(&spec.id)
-        .bind(run.id)
-        .bind(step)
-        .bind(note)
-        .bind(to_us(now))
-        .execute(self.outbox.pool())
-        .await?;
-        Ok(())
+        Ok(TaskRow {
+            list: list.into(),
+            person_id: run.person_id.clone(),
+            journey: spec.id.clone(),
+            run_id: run.id,
+            step: step.into(),
+            note,
+        })
+    }
+
+    /// Writes what [`JourneyEngine::plan`] worked out, in an order that
+    /// survives a crash anywhere: (1) every message in one outbox
+    /// transaction (caps applied in order, each keyed
+    /// `journey:{id}:{run}:{step}`), (2) the offers of the messages that
+    /// were scheduled (the issuer is idempotent under the same key; a
+    /// replay whose message is already stored and not suppressed issues
+    /// again, which the key makes a no-op), (3) tasks and run positions in
+    /// one transaction. A crash before (3) leaves every run at its old
+    /// position and due, so the next tick replays it and finds its
+    /// messages by key. Returns the messages newly scheduled.
+    async fn apply(&self, fx: Effects, now: DateTime<Utc>) -> Result<u64> {
+        let mut sent = 0;
+        if !fx.sends.is_empty() {
+            let (messages, offers): (Vec<NewMessage>, Vec<Offer>) = fx.sends.into_iter().unzip();
+            let keys: Vec<(String, PersonId)> =
+                messages.iter().map(|m| (m.dedupe_key.clone(), m.person.clone())).collect();
+            let outcomes = self.outbox.enqueue_batch(messages).await?;
+            for ((outcome, offer), (key, person)) in outcomes.iter().zip(&offers).zip(&keys) {
+                let scheduled = match outcome {
+                    Enqueued::Scheduled { .. } => {
+                        sent += 1;
+                        true
+                    }
+                    Enqueued::Suppressed { .. } => false,
+                    Enqueued::Duplicate { id } => {
+                        *offer != Offer::None
+                            && self.outbox.message(*id).await?.status != crate::outbox::MessageStatus::Suppressed
+                    }
+                };
+                if scheduled && *offer != Offer::None {
+                    self.issuer.issue(key, person, offer).await?;
+                }
+            }
+        }
+        if fx.tasks.is_empty() && fx.writes.is_empty() {
+            return Ok(sent);
+        }
+        let mut conn = self.outbox.pool().acquire().await?;
+        let mut tx = conn.begin_with(self.outbox.backend().begin_write()).await?;
+        for t in &fx.tasks {
+            sqlx::query(
+                "INSERT INTO engage_tasks (list, person_id, journey, run_id, step, note, created_at_us) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, step) DO NOTHING",
+            )
+            .bind(&t.list)
+            .bind(&t.person_id)
+            .bind(&t.journey)
+            .bind(t.run_id)
+            .bind(&t.step)
+            .bind(&t.note)
+            .bind(to_us(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for w in &fx.writes {
+            match w {
+                RunWrite::Save(run) => {
+                    sqlx::query(
+                        "UPDATE engage_journey_runs SET step = $1, wake_at_us = $2, waiting_event = $3 \
+                         WHERE id = $4 AND status = 'active'",
+                    )
+                    .bind(run.step as i64)
+                    .bind(run.wake_at.map(to_us))
+                    .bind(&run.waiting_event)
+                    .bind(run.id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                RunWrite::End { id, status, reason } => {
+                    end_query(*id, *status, reason, now).execute(&mut *tx).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(sent)
     }
 
     /// The tasks on a list, oldest first.
@@ -483,28 +681,8 @@ impl JourneyEngine {
             .collect()
     }
 
-    async fn save(&self, run: &RunRecord) -> Result<()> {
-        sqlx::query("UPDATE engage_journey_runs SET step = $1, wake_at_us = $2, waiting_event = $3 WHERE id = $4")
-            .bind(run.step as i64)
-            .bind(run.wake_at.map(to_us))
-            .bind(&run.waiting_event)
-            .bind(run.id)
-            .execute(self.outbox.pool())
-            .await?;
-        Ok(())
-    }
-
     async fn end(&self, id: i64, status: RunStatus, reason: &str, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "UPDATE engage_journey_runs SET status = $1, end_reason = $2, ended_at_us = $3, wake_at_us = NULL, \
-             waiting_event = '' WHERE id = $4 AND status = 'active'",
-        )
-        .bind(status.name())
-        .bind(reason)
-        .bind(to_us(now))
-        .bind(id)
-        .execute(self.outbox.pool())
-        .await?;
+        end_query(id, status, reason, now).execute(self.outbox.pool()).await?;
         Ok(())
     }
 
@@ -540,6 +718,22 @@ impl JourneyEngine {
             .map(run_row)
             .collect()
     }
+}
+
+fn end_query<'q>(
+    id: i64,
+    status: RunStatus,
+    reason: &'q str,
+    now: DateTime<Utc>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(
+        "UPDATE engage_journey_runs SET status = $1, end_reason = $2, ended_at_us = $3, wake_at_us = NULL, \
+         waiting_event = '' WHERE id = $4 AND status = 'active'",
+    )
+    .bind(status.name())
+    .bind(reason)
+    .bind(to_us(now))
+    .bind(id)
 }
 
 fn canonical(name: &str) -> String {

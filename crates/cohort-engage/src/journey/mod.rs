@@ -10,7 +10,9 @@
 //! can live in `cohort.toml`; [`engine`] runs them.
 
 pub mod engine;
+pub mod entry;
 pub mod playbooks;
+pub mod price_drop;
 
 use std::collections::BTreeMap;
 
@@ -20,7 +22,7 @@ use crate::campaign::Offer;
 use crate::channel::{ChannelKind, MessageClass, Template, TemplateSpec};
 use crate::EngageError;
 
-pub use engine::{Directory, JourneyEngine, JourneyEvent, RunRecord, RunStatus, Task, TickReport};
+pub use engine::{Directory, Entry, JourneyEngine, JourneyEvent, RunRecord, RunStatus, Task, TickReport};
 
 /// How a person enters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,4 +205,20 @@ impl JourneySpec {
 /// spaces ignored for the known e-commerce names, as in `EventName::parse`).
 pub(crate) fn same_event(configured: &str, actual: &str) -> bool {
     cohort_model::EventName::parse(configured) == cohort_model::EventName::parse(actual)
+}
+
+/// Yuan as a template shows it: `129` for whole yuan, `129.90` otherwise.
+pub(crate) fn yuan_text(m: cohort_model::Money) -> String {
+    let fen = m.fen();
+    if fen % 100 == 0 {
+        (fen / 100).to_string()
+    } else {
+        format!("{}{}.{:02}", if fen < 0 { "-" } else { "" }, (fen / 100).abs(), (fen % 100).abs())
+    }
+}
+
+/// A shop-local date as messages show it: `5月4日`.
+pub(crate) fn month_day(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{}月{}日", d.month(), d.day())
 }
