@@ -5,6 +5,7 @@
 mod campaign;
 mod common;
 mod journey;
+mod journey_entry;
 mod outbox;
 mod playbooks;
 mod postgres;
