@@ -52,6 +52,13 @@ impl AnalyticsService {
         self
     }
 
+    /// Training jobs started over HTTP (`POST /v1/jobs/train`) use these
+    /// settings (default: the built-in ones).
+    pub fn with_training(mut self, training: crate::TrainingSettings) -> Self {
+        self.jobs.training = training;
+        self
+    }
+
     pub(crate) fn store(&self) -> &Arc<DuckDbStore> {
         &self.store
     }

@@ -517,6 +517,59 @@ pub(crate) async fn members(
     }
 }
 
+/// `GET /v1/audiences/{id}/export?format=csv|ndjson`: every member as a
+/// download (CSV with a header, or one JSON object per line), PII masked
+/// unless the key's role is `admin_pii`.
+pub(crate) async fn export(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let (service, pii) = match open(&headers, &s) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let q = match params(query.as_deref()) {
+        Ok(q) => q,
+        Err(r) => return *r,
+    };
+    let (format, content_type, ext) = match q.get("format").map(String::as_str).unwrap_or("csv") {
+        "csv" => (cohort_audience::ExportFormat::Csv, "text/csv; charset=utf-8", "csv"),
+        "ndjson" => (cohort_audience::ExportFormat::Ndjson, "application/x-ndjson", "ndjson"),
+        other => return invalid(format!("format {other:?}: expected csv or ndjson")),
+    };
+    if let Some(other) = q.keys().find(|k| k.as_str() != "format") {
+        return invalid(format!("unknown query parameter {other:?} (expected format)"));
+    }
+    let name = id.clone();
+    let result = blocking(move || {
+        let audience = load_audience(service.tags.as_ref(), &id)?;
+        let rows = service.members(pii).of(&audience)?;
+        let mut out = Vec::new();
+        cohort_audience::export(&rows, format, &mut out)
+            .map_err(|e| AudienceError::Store(cohort_store::StoreError::Backend(e.to_string())))?;
+        Ok(out)
+    })
+    .await;
+    match result {
+        Ok(bytes) => {
+            let file: String =
+                name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+            let disposition = format!("attachment; filename=\"audience-{file}.{ext}\"");
+            (
+                [
+                    (axum::http::header::CONTENT_TYPE, content_type.to_string()),
+                    (axum::http::header::CONTENT_DISPOSITION, disposition),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(r) => *r,
+    }
+}
+
 /// Body of `POST /v1/audiences/preview`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

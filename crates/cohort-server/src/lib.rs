@@ -25,6 +25,7 @@
 mod analytics;
 mod audience;
 mod auth;
+mod basket;
 mod config;
 mod console;
 mod error;
@@ -39,6 +40,7 @@ mod predict;
 mod recommend;
 mod reviews;
 mod routes;
+mod train;
 mod writer;
 
 use std::net::SocketAddr;
@@ -58,6 +60,7 @@ pub use ingest::{Accepted, RejectedMessage};
 pub use metrics::Metrics;
 pub use openapi::openapi;
 pub use routes::{Route, ROUTES};
+pub use train::TrainingSettings;
 pub use writer::{CommitHook, Committed};
 
 /// Shared by every request.

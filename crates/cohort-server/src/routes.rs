@@ -9,7 +9,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
-use crate::{analytics, audience, insight, lifetime, loyalty, predict, recommend, reviews, AppState};
+use crate::{analytics, audience, basket, insight, lifetime, loyalty, predict, recommend, reviews, train, AppState};
 
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,12 +85,20 @@ pub const ROUTES: &[Route] = &[
     admin("GET", "/v1/audiences", "Saved audiences"),
     admin("POST", "/v1/audiences", "Save an audience: a filter, static (snapshot now) or dynamic"),
     admin("GET", "/v1/audiences/{id}/members", "One page of an audience's members (cursor, limit), PII masked by role"),
+    admin(
+        "GET",
+        "/v1/audiences/{id}/export",
+        "Every member of an audience as CSV or NDJSON (format), PII masked by role",
+    ),
     admin("POST", "/v1/audiences/preview", "Size, sample and breakdown of an unsaved filter"),
     admin("POST", "/v1/reviews/classify", "Sentiment (P(positive)) and complaint topics of review texts"),
     admin("GET", "/v1/reviews/topics", "The last complaint-topic report of the store's reviews"),
     admin("GET", "/v1/segments", "People per value tier, lifecycle stage, behaviour type and RFM segment"),
     admin("POST", "/v1/jobs/compute", "Recompute every profile in the background; answers the job"),
     admin("GET", "/v1/jobs/{id}", "A background job's state and progress"),
+    admin("GET", "/v1/jobs", "Every background job of this server run, newest first"),
+    admin("POST", "/v1/jobs/train", "Train a model (churn, clusters, clv, replenishment, recommend) in the background"),
+    admin("GET", "/v1/basket/rules", "Association rules of the paid orders (FP-growth): support, confidence, lift"),
     admin("GET", "/v1/churn/high-risk", "People at churn risk >= min_risk (default 80), riskiest first, with reasons"),
     admin("GET", "/v1/clusters", "Behaviour clusters of the saved model: name, size, distinguishing features"),
     admin("GET", "/v1/people/{person}/scores", "Every model's score for one person (churn, cluster, clv, sentiment)"),
@@ -136,12 +144,16 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/audiences") if route.method == "GET" => router.route(route.path, get(audience::list_audiences)),
             (None, "/v1/audiences") => router.route(route.path, post(audience::create_audience)),
             (None, "/v1/audiences/{id}/members") => router.route(route.path, get(audience::members)),
+            (None, "/v1/audiences/{id}/export") => router.route(route.path, get(audience::export)),
             (None, "/v1/audiences/preview") => router.route(route.path, post(audience::preview)),
             (None, "/v1/reviews/classify") => router.route(route.path, post(reviews::classify)),
             (None, "/v1/reviews/topics") => router.route(route.path, get(reviews::topics)),
             (None, "/v1/segments") => router.route(route.path, get(insight::segments)),
             (None, "/v1/jobs/compute") => router.route(route.path, post(insight::start_compute)),
             (None, "/v1/jobs/{id}") => router.route(route.path, get(insight::job)),
+            (None, "/v1/jobs") => router.route(route.path, get(insight::jobs)),
+            (None, "/v1/jobs/train") => router.route(route.path, post(train::start)),
+            (None, "/v1/basket/rules") => router.route(route.path, get(basket::rules)),
             (None, "/v1/churn/high-risk") => router.route(route.path, get(predict::high_risk)),
             (None, "/v1/clusters") => router.route(route.path, get(predict::clusters)),
             (None, "/v1/people/{person}/scores") => router.route(route.path, get(predict::person_scores)),
