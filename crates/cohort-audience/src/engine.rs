@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use cohort_model::{PersonId, Profile, ShopTime};
-use cohort_store::{AudienceStore, EventStore, PersonHistory, TagChange, TagChangeKind};
+use cohort_store::{AudienceStore, EventStore, PersonHistory, PersonTag, TagChange, TagChangeKind};
 use serde::Serialize;
 
 use crate::eval::Subject;
@@ -42,6 +42,21 @@ pub struct RecomputeReport {
     pub counts: Vec<(String, u64)>,
     /// Wall-clock milliseconds.
     pub millis: f64,
+}
+
+/// One person of an incremental update, as read and stored.
+#[derive(Debug, Clone, Copy)]
+pub struct PersonUpdate<'a> {
+    /// Who.
+    pub person: &'a PersonId,
+    /// The history read after the commit (`None`: no records left).
+    pub history: Option<&'a PersonHistory>,
+    /// The stored profile.
+    pub profile: Option<&'a Profile>,
+    /// The person's tags before the update.
+    pub before: &'a [PersonTag],
+    /// The changes stored for the person, in order.
+    pub changes: &'a [TagChange],
 }
 
 /// A rule's dry run: who would match now.
@@ -91,6 +106,18 @@ impl TagEngine {
         tags: &dyn AudienceStore,
         as_of: DateTime<Utc>,
     ) -> Result<RecomputeReport, AudienceError> {
+        self.recompute_all_with_progress(events, tags, as_of, &mut |_| {})
+    }
+
+    /// [`TagEngine::recompute_all`], telling `progress` the persons done
+    /// every 1,000 persons (for a job's progress bar).
+    pub fn recompute_all_with_progress(
+        &self,
+        events: &dyn EventStore,
+        tags: &dyn AudienceStore,
+        as_of: DateTime<Utc>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<RecomputeReport, AudienceError> {
         let started = Instant::now();
         let mut profiles: HashMap<PersonId, Profile> = HashMap::new();
         events.scan_profiles(&mut |p| {
@@ -108,6 +135,9 @@ impl TagEngine {
         events
             .scan_histories(&mut |history| {
                 persons += 1;
+                if persons % 1000 == 0 {
+                    progress(persons);
+                }
                 let now = self.evaluate(&history, profiles.get(&history.person_id), as_of);
                 let before = current.remove(&history.person_id).unwrap_or_default();
                 for t in &now {
@@ -134,6 +164,7 @@ impl TagEngine {
             changes.extend(diff);
         }
         tags.apply_tag_changes(&changes)?;
+        progress(persons);
         let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
         counts.sort();
         let report = RecomputeReport {
@@ -158,18 +189,47 @@ impl TagEngine {
         persons: &[PersonId],
         as_of: DateTime<Utc>,
     ) -> Result<Vec<TagChange>, AudienceError> {
+        self.update_persons_observed(events, tags, persons, as_of, &mut |_| Ok(()))
+    }
+
+    /// [`TagEngine::update_persons`], then `observe` once per person (in
+    /// person id order) with what was read and stored, after the changes
+    /// are stored: the profile read model refreshes from it.
+    pub fn update_persons_observed(
+        &self,
+        events: &dyn EventStore,
+        tags: &dyn AudienceStore,
+        persons: &[PersonId],
+        as_of: DateTime<Utc>,
+        observe: &mut dyn FnMut(PersonUpdate<'_>) -> Result<(), AudienceError>,
+    ) -> Result<Vec<TagChange>, AudienceError> {
         let mut changes = Vec::new();
         let unique: BTreeSet<&PersonId> = persons.iter().collect();
+        let mut read = Vec::with_capacity(unique.len());
         for person in unique {
-            let before: BTreeSet<String> = tags.person_tags(Some(person))?.into_iter().map(|t| t.tag).collect();
-            let now = match events.history(person)? {
-                Some(history) => self.evaluate(&history, events.profile(person)?.as_ref(), as_of),
+            let before = tags.person_tags(Some(person))?;
+            let history = events.history(person)?;
+            let profile = events.profile(person)?;
+            let now = match &history {
+                Some(history) => self.evaluate(history, profile.as_ref(), as_of),
                 None => BTreeSet::new(),
             };
-            changes.extend(diff(person, &before, &now, as_of, "incremental"));
+            let names: BTreeSet<String> = before.iter().map(|t| t.tag.clone()).collect();
+            let first = changes.len();
+            changes.extend(diff(person, &names, &now, as_of, "incremental"));
+            read.push((person, history, profile, before, first..changes.len()));
         }
         if !changes.is_empty() {
             tags.apply_tag_changes(&changes)?;
+        }
+        for (person, history, profile, before, range) in &read {
+            observe(PersonUpdate {
+                person,
+                history: history.as_ref(),
+                profile: profile.as_ref(),
+                before,
+                changes: &changes[range.clone()],
+            })?;
         }
         Ok(changes)
     }

@@ -41,6 +41,16 @@ pub enum AudienceError {
         /// The name asked for.
         name: String,
     },
+    /// A webhook export failed: every attempt's outcome, in order.
+    #[error("the webhook {url} refused the export after {attempts} attempt(s): {outcomes}")]
+    Webhook {
+        /// The endpoint.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// What each attempt got.
+        outcomes: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -23,15 +23,18 @@ mod error;
 mod eval;
 pub mod lang;
 mod pii;
+mod profile;
 mod rules;
+pub mod webhook;
 
 pub use audience::{
     breakdown, export, load as load_audience, page, sample, Audience, AudienceKind, Dimension, ExportFormat, Filter,
     MemberRow, Members,
 };
-pub use config::TagsConfig;
-pub use engine::{diff, DryRun, RecomputeReport, TagEngine};
+pub use config::{next_daily, TagsConfig};
+pub use engine::{diff, DryRun, PersonUpdate, RecomputeReport, TagEngine};
 pub use error::AudienceError;
 pub use eval::Subject;
 pub use pii::{is_pii_key, Pii};
+pub use profile::{BookReport, Lookup, PersonView, ProfileBook, EVENTS_KEPT, TAG_CHANGES_SHOWN};
 pub use rules::{check_name, example_rules, parse_rules, rules_in_force, RuleSpec, TagRule};

@@ -33,6 +33,18 @@ fn person(what: &'static str, s: String) -> Result<PersonId> {
     PersonId::new(s).map_err(|e| corrupt(what, e))
 }
 
+/// Whether the scores table exists: it belongs to the prediction models and
+/// may be absent from older stores, so it is read only where it exists
+/// (whole rows as JSON, so new columns show up without a change here).
+fn has_scores(conn: &Connection) -> Result<bool> {
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM information_schema.tables WHERE table_name = 'person_scores'", [], |r| {
+            r.get(0)
+        })
+        .map_err(backend)?;
+    Ok(n > 0)
+}
+
 /// Runs `work` in one transaction on `conn`, rolling back on error.
 fn transaction(conn: &Connection, work: impl FnOnce() -> duckdb::Result<()>) -> Result<()> {
     conn.execute_batch("BEGIN TRANSACTION").map_err(backend)?;
@@ -258,15 +270,7 @@ impl AudienceStore for DuckDbStore {
 
     fn person_scores(&self, who: &PersonId) -> Result<Vec<serde_json::Value>> {
         let conn = self.connection()?;
-        // The scores table belongs to the prediction models and may be
-        // absent from older stores: read it only where it exists, whole rows
-        // as JSON so new columns show up without a change here.
-        let exists: i64 = conn
-            .query_row("SELECT count(*) FROM information_schema.tables WHERE table_name = 'person_scores'", [], |r| {
-                r.get(0)
-            })
-            .map_err(backend)?;
-        if exists == 0 {
+        if !has_scores(&conn)? {
             return Ok(Vec::new());
         }
         let mut stmt = conn
@@ -274,6 +278,45 @@ impl AudienceStore for DuckDbStore {
             .map_err(backend)?;
         let rows = stmt.query_map(params![who.as_str()], |r| r.get::<_, String>(0)).map_err(backend)?;
         rows.map(|r| serde_json::from_str(&r.map_err(backend)?).map_err(|e| corrupt("person score", e))).collect()
+    }
+
+    fn scan_person_scores(&self, visit: &mut dyn FnMut(PersonId, serde_json::Value) -> Result<()>) -> Result<()> {
+        let conn = self.connection()?;
+        if !has_scores(&conn)? {
+            return Ok(());
+        }
+        let mut stmt = conn
+            .prepare("SELECT person_id, to_json(s)::VARCHAR AS doc FROM person_scores s ORDER BY person_id, doc")
+            .map_err(backend)?;
+        let mut rows = stmt.query([]).map_err(backend)?;
+        while let Some(r) = rows.next().map_err(backend)? {
+            let (p, doc): (String, String) = (r.get(0).map_err(backend)?, r.get(1).map_err(backend)?);
+            visit(person("person score", p)?, serde_json::from_str(&doc).map_err(|e| corrupt("person score", e))?)?;
+        }
+        Ok(())
+    }
+
+    fn derived_version(&self) -> Result<Option<String>> {
+        let conn = self.connection()?;
+        let profiles: String = conn
+            .query_row(
+                "SELECT concat_ws('/', count(*), epoch_us(max(as_of)), sum(orders_lifetime), sum(monetary_fen),
+                                  sum(inactive_days)) FROM profiles",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        let scores: String = if has_scores(&conn)? {
+            conn.query_row(
+                "SELECT concat_ws('/', count(*), epoch_us(max(computed_at)), sum(score)) FROM person_scores",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(backend)?
+        } else {
+            String::new()
+        };
+        Ok(Some(format!("{profiles}|{scores}")))
     }
 
     fn scores_of_model(&self, model: &str) -> Result<Vec<(PersonId, f64)>> {

@@ -152,6 +152,21 @@ pub trait AudienceStore: Send + Sync {
     fn scores_of_model(&self, _model: &str) -> Result<Vec<(PersonId, f64)>> {
         Ok(Vec::new())
     }
+
+    /// Every row of the per-person model scores, by person, each person's
+    /// rows in the order [`AudienceStore::person_scores`] gives them (for
+    /// the profile read model's load); nothing where the backend keeps no
+    /// scores.
+    fn scan_person_scores(&self, _visit: &mut dyn FnMut(PersonId, serde_json::Value) -> Result<()>) -> Result<()> {
+        Ok(())
+    }
+
+    /// A fingerprint of the derived per-person tables the profile API shows
+    /// (stored profiles, model scores) that changes when a compute or a
+    /// scoring run rewrites them; `None` where the backend cannot tell.
+    fn derived_version(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// The reference [`AudienceStore`], in memory, reading events from an
