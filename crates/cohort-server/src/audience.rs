@@ -5,21 +5,29 @@
 //!
 //! The service also keeps tags fresh: after each committed batch the
 //! writer hands it the persons the batch touched, and a background thread
-//! re-evaluates them ([`TagEngine::update_persons`]), so a tag changes
-//! within about a second of the event that changes it. Personal data is
-//! masked unless the key's role is `admin_pii`.
+//! re-evaluates them ([`TagEngine::update_persons_observed`]), so a tag
+//! changes within about a second of the event that changes it. The same
+//! thread keeps the profile read model ([`ProfileBook`]) current from the
+//! histories it reads, so `GET /v1/profiles/{user}` answers from memory;
+//! it reads the stores only while the book loads or for more events than
+//! the book keeps. Personal data is masked unless the key's role is
+//! `admin_pii`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::NaiveTime;
 use cohort_audience::{
-    breakdown, load_audience, page, rules_in_force, sample, Audience, AudienceError, AudienceKind, Dimension, Filter,
-    Members, Pii, RuleSpec, TagEngine, TagRule,
+    breakdown, load_audience, next_daily, page, rules_in_force, sample, Audience, AudienceError, AudienceKind,
+    BookReport, Dimension, Filter, Lookup, Members, PersonView, Pii, ProfileBook, RecomputeReport, RuleSpec, TagEngine,
+    TagRule, EVENTS_KEPT,
 };
 use cohort_model::{Clock, PersonId, ShopTime};
 use cohort_store::{AudienceStore, EventStore, StoredTagRule};
@@ -28,8 +36,8 @@ use serde_json::{json, Value};
 
 use crate::error::error_response;
 use crate::keys::Role;
-use crate::AppState;
 use crate::writer::{CommitHook, Committed};
+use crate::AppState;
 
 /// Most members one page may hold.
 pub const MAX_PAGE: usize = 1000;
@@ -44,7 +52,22 @@ pub struct AudienceService {
     shop: ShopTime,
     clock: Arc<dyn Clock>,
     queue: Mutex<mpsc::Sender<Vec<PersonId>>>,
+    /// Batches queued and not yet evaluated.
+    pending: AtomicU64,
+    /// Held by whatever evaluates or reloads (the update thread's rounds, a
+    /// recompute, a reload of the book), so the book sees the store's
+    /// changes in the order they were made.
+    evaluation: Mutex<()>,
+    /// The profile read model.
+    book: ProfileBook,
+    /// The stores' [`AudienceStore::derived_version`] at the book's last
+    /// load: the watch thread reloads the book when it changes.
+    loaded_version: Mutex<Option<String>>,
 }
+
+/// How often the watch thread compares the stored profiles and scores with
+/// what the book holds.
+const WATCH_EVERY: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for AudienceService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,20 +96,141 @@ impl AudienceService {
             shop,
             clock,
             queue: Mutex::new(tx),
+            pending: AtomicU64::new(0),
+            evaluation: Mutex::new(()),
+            book: ProfileBook::new(EVENTS_KEPT),
+            loaded_version: Mutex::new(None),
         });
         let weak = Arc::downgrade(&service);
         std::thread::Builder::new()
             .name("cohort-tags".into())
             .spawn(move || updates(weak, rx))
             .map_err(|e| AudienceError::Invalid(format!("cannot start the tag update thread: {e}")))?;
+        let weak = Arc::downgrade(&service);
+        std::thread::Builder::new()
+            .name("cohort-profiles-watch".into())
+            .spawn(move || watch(weak))
+            .map_err(|e| AudienceError::Invalid(format!("cannot start the profile watch thread: {e}")))?;
         Ok(service)
     }
 
     /// Queues persons whose records were just committed; never blocks.
     pub fn touched(&self, persons: Vec<PersonId>) {
         if !persons.is_empty() {
-            let _ = self.queue.lock().unwrap_or_else(|e| e.into_inner()).send(persons);
+            self.pending.fetch_add(1, Ordering::SeqCst);
+            if self.queue.lock().unwrap_or_else(|e| e.into_inner()).send(persons).is_err() {
+                self.pending.fetch_sub(1, Ordering::SeqCst);
+            }
         }
+    }
+
+    /// Waits until the profile book is loaded and every queued batch is
+    /// evaluated (tags stored, book refreshed), at most `timeout`; whether
+    /// it got there. For tests and benchmarks.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !(self.book.is_ready() && self.pending.load(Ordering::SeqCst) == 0) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    fn lock_evaluation(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.evaluation.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Re-evaluates every tag for everyone now, then reloads the profile
+    /// book; `progress` hears the persons done and of how many (the persons
+    /// the book holds: everyone with records or a stored profile), first
+    /// with 0 done. Incremental updates wait meanwhile.
+    pub fn recompute(&self, progress: &mut dyn FnMut(u64, Option<u64>)) -> Result<RecomputeReport, AudienceError> {
+        let _guard = self.lock_evaluation();
+        let known = self.book.len() as u64;
+        let total = (known > 0).then_some(known);
+        progress(0, total);
+        let report = self.engine().recompute_all_with_progress(
+            self.events.as_ref(),
+            self.tags.as_ref(),
+            self.clock.now(),
+            &mut |done| progress(done, total),
+        )?;
+        self.load_book()?;
+        Ok(report)
+    }
+
+    /// Reloads the profile book from the stores: call it after anything
+    /// that rewrites many people outside the collector (a profile compute,
+    /// a model scoring run).
+    pub fn reload_profiles(&self) -> Result<BookReport, AudienceError> {
+        let _guard = self.lock_evaluation();
+        self.load_book()
+    }
+
+    /// Loads the book (the caller holds the evaluation lock), noting the
+    /// version of the derived tables read first, so a rewrite during the
+    /// load triggers another.
+    fn load_book(&self) -> Result<BookReport, AudienceError> {
+        let version = self.tags.derived_version()?;
+        let report = self.book.load(self.events.as_ref(), self.tags.as_ref())?;
+        *self.loaded_version.lock().unwrap_or_else(|e| e.into_inner()) = version;
+        Ok(report)
+    }
+
+    /// Persons the profile book holds (0 while it loads).
+    pub fn profiles_held(&self) -> usize {
+        self.book.len()
+    }
+
+    /// One person as the profile route shows it, with `n` recent events:
+    /// from the book, or from the stores while it loads or when `n` is more
+    /// than it keeps.
+    pub fn profile_view(&self, person: &PersonId, n: usize) -> Result<Option<Arc<PersonView>>, AudienceError> {
+        match self.book.get(person) {
+            Lookup::Found(view) if view.covers(n) => Ok(Some(view)),
+            Lookup::Missing => Ok(None),
+            _ => Ok(PersonView::read(self.events.as_ref(), self.tags.as_ref(), person, n)?.map(Arc::new)),
+        }
+    }
+
+    /// The same person read from the stores only (the reference the book
+    /// is tested against).
+    pub fn profile_view_from_store(&self, person: &PersonId, n: usize) -> Result<Option<PersonView>, AudienceError> {
+        PersonView::read(self.events.as_ref(), self.tags.as_ref(), person, n)
+    }
+
+    /// Recomputes every tag each day at `at`, shop-local time, on a thread
+    /// of its own (time alone changes tags: a view leaves a 30-day window,
+    /// a cart's 24 hours pass). The thread stops after the service is
+    /// dropped.
+    pub fn schedule_daily_recompute(self: &Arc<Self>, at: NaiveTime) -> Result<(), AudienceError> {
+        let weak = Arc::downgrade(self);
+        let (shop, clock) = (self.shop, self.clock.clone());
+        std::thread::Builder::new()
+            .name("cohort-tags-daily".into())
+            .spawn(move || loop {
+                let due = next_daily(shop, clock.now(), at);
+                // Sleep in short steps so a dropped service ends the thread.
+                while clock.now() < due {
+                    if weak.strong_count() == 0 {
+                        return;
+                    }
+                    let left = (due - clock.now()).to_std().unwrap_or_default();
+                    std::thread::sleep(left.min(Duration::from_secs(30)));
+                }
+                let Some(service) = weak.upgrade() else { return };
+                match service.recompute(&mut |_, _| {}) {
+                    Ok(r) => {
+                        tracing::info!(persons = r.persons, gained = r.gained, lost = r.lost, "daily tag recompute")
+                    }
+                    Err(e) => tracing::error!(error = %e, "daily tag recompute failed"),
+                }
+            })
+            .map_err(|e| AudienceError::Invalid(format!("cannot start the daily recompute thread: {e}")))?;
+        tracing::info!(at = %at, "daily tag recompute scheduled");
+        Ok(())
     }
 
     fn engine(&self) -> Arc<TagEngine> {
@@ -110,16 +254,56 @@ pub(crate) fn commit_hook(service: &Arc<AudienceService>) -> CommitHook {
     Arc::new(move |committed: &Committed| service.touched(committed.persons.clone()))
 }
 
-/// The update thread: drains what is queued, evaluates each person once.
+/// The watch thread: reloads the book when the stored profiles or scores
+/// were rewritten (a compute or training job of this server).
+fn watch(service: Weak<AudienceService>) {
+    loop {
+        std::thread::sleep(WATCH_EVERY);
+        let Some(s) = service.upgrade() else { return };
+        if !s.book.is_ready() {
+            continue;
+        }
+        let now = match s.tags.derived_version() {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the version of the stored profiles");
+                continue;
+            }
+        };
+        let loaded = s.loaded_version.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if now.is_some() && now != loaded {
+            tracing::info!("stored profiles or scores changed: reloading the profile book");
+            if let Err(e) = s.reload_profiles() {
+                tracing::error!(error = %e, "cannot reload the profile book");
+            }
+        }
+    }
+}
+
+/// The update thread: loads the profile book, then drains what is queued
+/// and evaluates each person once, refreshing their view in the book.
 fn updates(service: Weak<AudienceService>, rx: mpsc::Receiver<Vec<PersonId>>) {
+    if let Some(s) = service.upgrade() {
+        if let Err(e) = s.reload_profiles() {
+            tracing::error!(error = %e, "cannot load the profile book; profiles are read from the store");
+        }
+    }
     while let Ok(first) = rx.recv() {
-        let mut persons = first;
+        let (mut persons, mut batches) = (first, 1u64);
         while let Ok(more) = rx.try_recv() {
             persons.extend(more);
+            batches += 1;
         }
         let Some(s) = service.upgrade() else { break };
-        let started = std::time::Instant::now();
-        match s.engine().update_persons(s.events.as_ref(), s.tags.as_ref(), &persons, s.clock.now()) {
+        let started = Instant::now();
+        let result = {
+            let _guard = s.lock_evaluation();
+            let (events, tags) = (s.events.as_ref(), s.tags.as_ref());
+            s.engine().update_persons_observed(events, tags, &persons, s.clock.now(), &mut |u| {
+                s.book.refresh(tags, u.history, u.person, u.profile, u.before, u.changes)
+            })
+        };
+        match result {
             Ok(changes) => tracing::debug!(
                 persons = persons.len(),
                 changes = changes.len(),
@@ -128,6 +312,7 @@ fn updates(service: Weak<AudienceService>, rx: mpsc::Receiver<Vec<PersonId>>) {
             ),
             Err(e) => tracing::error!(error = %e, persons = persons.len(), "tag update failed"),
         }
+        s.pending.fetch_sub(batches, Ordering::SeqCst);
     }
 }
 
@@ -240,50 +425,16 @@ pub(crate) async fn profile(
         Err(r) => return *r,
     };
     let Ok(person) = PersonId::new(user.clone()) else { return invalid(format!("invalid user id {user:?}")) };
-    let result = blocking(move || {
-        let history = service.events.history(&person)?;
-        let profile = service.events.profile(&person)?;
-        if history.is_none() && profile.is_none() {
-            return Err(AudienceError::NotFound { what: "person", name: person.to_string() });
-        }
-        let user = history.as_ref().and_then(|h| h.user.as_ref()).map(|u| {
-            json!({
-                "registered_at": u.registered_at, "platform": u.platform, "channel": u.channel,
-                "city": u.city, "gender": u.gender,
-                "birthday": u.birthday.map(|b| if pii == Pii::Shown { b.to_string() } else { b.format("%Y").to_string() }),
-                "phone": u.phone.as_deref().map(|p| pii.phone(p)),
-                "traits": pii.traits(&u.traits),
-            })
-        });
-        let tags: Vec<Value> =
-            service.tags.person_tags(Some(&person))?.into_iter().map(|t| json!({"tag": t.tag, "since": t.since})).collect();
-        let recent: Vec<Value> = service
-            .tags
-            .recent_events(&person, n)?
-            .into_iter()
-            .map(|mut e| {
-                e.properties = pii.traits(&e.properties);
-                serde_json::to_value(e).unwrap_or_default()
-            })
-            .collect();
-        let segments = profile.as_ref().map(|p| {
-            json!({"value_tier": p.value_tier, "lifecycle": p.lifecycle, "behaviour": p.behaviour, "rfm_segment": p.rfm_segment})
-        });
-        Ok(json!({
-            "person_id": person,
-            "user": user,
-            "segments": segments,
-            "tags": tags,
-            "tag_history": service.tags.tag_history(Some(&person), 20)?,
-            "scores": service.tags.person_scores(&person)?,
-            "recent_events": recent,
-            "profile": profile,
-            "pii": if pii == Pii::Shown { "shown" } else { "masked" },
-        }))
-    })
-    .await;
-    match result {
-        Ok(v) => Json(v).into_response(),
+    // The book answers from memory; only a miss of the book (loading, more
+    // events than it keeps) reads the stores, off the async threads.
+    let view = match service.book.get(&person) {
+        Lookup::Found(view) if view.covers(n) => Ok(Some(view)),
+        Lookup::Missing => Ok(None),
+        _ => blocking(move || service.profile_view(&person, n)).await,
+    };
+    match view {
+        Ok(Some(view)) => Json(view.render(pii, n)).into_response(),
+        Ok(None) => fail(AudienceError::NotFound { what: "person", name: user }),
         Err(r) => *r,
     }
 }
@@ -416,21 +567,46 @@ pub(crate) async fn test_tag(State(s): State<AppState>, headers: HeaderMap, body
     }
 }
 
-/// `POST /v1/tags/compute`: recompute everyone now.
+/// `POST /v1/tags/compute`: recompute everyone in the background; 202 with
+/// the job (`GET /v1/jobs/{id}` shows persons done of the total and, at
+/// the end, what changed); 409 `job_running` while one runs.
 pub(crate) async fn compute_tags(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let (service, _) = match open(&headers, &s) {
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let result = blocking(move || {
-        let report =
-            service.engine().recompute_all(service.events.as_ref(), service.tags.as_ref(), service.clock.now())?;
-        Ok(serde_json::to_value(report).unwrap_or_default())
-    })
-    .await;
-    match result {
-        Ok(v) => Json(v).into_response(),
-        Err(r) => *r,
+    let Some(analytics) = s.analytics.clone() else {
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "jobs_disabled",
+            "system",
+            "this server runs without a job registry (no analytics store)".into(),
+        );
+    };
+    let started = analytics.jobs().spawn("tags", Some(1), move |progress| {
+        let mut staged = false;
+        let report = service
+            .recompute(&mut |done, total| {
+                if !staged {
+                    progress.stage("evaluating tag rules", total);
+                    staged = true;
+                }
+                progress.advance(done);
+            })
+            .map_err(|e| e.to_string())?;
+        let counts: Vec<String> = report.counts.iter().map(|(tag, n)| format!("{tag} {n}")).collect();
+        Ok(format!(
+            "recomputed the tags of {} persons as of {}: {} gained, {} lost; holders: {}",
+            report.persons,
+            report.as_of.to_rfc3339(),
+            report.gained,
+            report.lost,
+            if counts.is_empty() { "none".to_string() } else { counts.join(", ") }
+        ))
+    });
+    match started {
+        Ok(view) => (StatusCode::ACCEPTED, Json(view)).into_response(),
+        Err(id) => crate::insight::job_running("tags are being recomputed", id),
     }
 }
 

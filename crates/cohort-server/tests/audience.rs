@@ -1,16 +1,20 @@
 //! Profiles, tags and audiences over real HTTP on a small DuckDB shop:
 //! masked PII by role, tags following ingested events within seconds,
-//! rule errors with line and column, audience pages with a cursor.
+//! rule errors with line and column, audience pages with a cursor, tag
+//! recomputes as jobs, and the profile read model answering exactly what
+//! the stores do on a generated shop, after new events and merges too.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
-use cohort_audience::{example_rules, parse_rules};
+use cohort_analytics::KpiTargets;
+use cohort_audience::{example_rules, parse_rules, Pii};
+use cohort_collect::generate::{Generator, GeneratorConfig};
 use cohort_duckdb::DuckDbStore;
 use cohort_model::{Batch, Event, EventId, EventName, PersonId, ShopTime, SystemClock, User, UserId};
 use cohort_server::keys::{self, Role};
-use cohort_server::{basic_auth, AudienceService, Server, ServerConfig, Services};
+use cohort_server::{basic_auth, AnalyticsService, AudienceService, Server, ServerConfig, Services};
 use cohort_store::{EventStore, WriteSource};
 use serde_json::{json, Value};
 
@@ -50,6 +54,7 @@ fn shop() -> Arc<DuckDbStore> {
 
 struct Running {
     server: Server,
+    audience: Arc<AudienceService>,
     client: reqwest::Client,
     pii_key: String,
     _dir: tempfile::TempDir,
@@ -71,6 +76,28 @@ impl Running {
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+
+    /// `POST /v1/tags/compute` (202 and a job), then polls the job until it
+    /// ends; its final view.
+    async fn compute(&self) -> Value {
+        let (status, job) = self.call("POST", "/v1/tags/compute", ADMIN_KEY, None).await;
+        assert_eq!(
+            (status, job["kind"].as_str(), job["state"].as_str()),
+            (202, Some("tags"), Some("running")),
+            "{job}"
+        );
+        let path = format!("/v1/jobs/{}", job["id"]);
+        let waited = Instant::now();
+        loop {
+            let (_, job) = self.call("GET", &path, ADMIN_KEY, None).await;
+            if job["state"] != "running" {
+                assert_eq!(job["state"], "done", "{job}");
+                return job;
+            }
+            assert!(waited.elapsed() < Duration::from_secs(60), "the tag job never ended: {job}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 async fn start(store: Arc<DuckDbStore>) -> Running {
@@ -87,19 +114,27 @@ async fn start(store: Arc<DuckDbStore>) -> Running {
     let shop = ShopTime::default();
     let rules = parse_rules(&example_rules(), "test").unwrap();
     let events: Arc<dyn EventStore> = store.clone();
+    let analytics = Arc::new(AnalyticsService::new(store.clone(), shop, KpiTargets::default()));
     let audience = AudienceService::start(events.clone(), store, rules, shop, Arc::new(SystemClock)).unwrap();
-    let services = Services { audience: Some(audience), keys_file: Some(file), ..Services::default() };
+    let services = Services {
+        audience: Some(audience.clone()),
+        analytics: Some(analytics),
+        keys_file: Some(file),
+        ..Services::default()
+    };
     let server = Server::start_with(config, shop, events, services, std::future::pending()).await.unwrap();
-    Running { server, client: reqwest::Client::new(), pii_key, _dir: dir }
+    Running { server, audience, client: reqwest::Client::new(), pii_key, _dir: dir }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_show_tags_and_mask_pii_unless_the_role_allows() {
     let s = start(shop()).await;
-    let (status, report) = s.call("POST", "/v1/tags/compute", ADMIN_KEY, None).await;
-    assert_eq!(status, 200, "{report}");
-    assert_eq!(report["persons"], 3);
-    assert_eq!(report["counts"], json!([["new_parent", 1]]), "u2's 5 views are not more than 5");
+    let job = s.compute().await;
+    let message = job["message"].as_str().unwrap();
+    assert!(message.starts_with("recomputed the tags of 3 persons as of "), "{message}");
+    assert!(message.ends_with(": 1 gained, 0 lost; holders: new_parent 1"), "u2's 5 views are not 6: {message}");
+    assert_eq!((job["done"].as_u64(), job["total"].as_u64()), (Some(3), Some(3)));
+    assert_eq!(job["stage"], "evaluating tag rules");
 
     let (status, body) = s.call("GET", "/v1/profiles/u1?events=4", ADMIN_KEY, None).await;
     assert_eq!(status, 200, "{body}");
@@ -128,7 +163,7 @@ async fn profiles_show_tags_and_mask_pii_unless_the_role_allows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tag_follows_ingested_events_within_seconds() {
     let s = start(shop()).await;
-    s.call("POST", "/v1/tags/compute", ADMIN_KEY, None).await;
+    s.compute().await;
     // u2 has 5 views; the sixth arrives through the collector.
     let now = Utc::now().to_rfc3339();
     let batch = json!({"batch": [{"type": "track", "userId": "u2", "event": "Product Viewed", "messageId": "m-1",
@@ -188,21 +223,21 @@ async fn rules_are_managed_and_errors_point_at_line_and_column() {
         s.call("POST", "/v1/tags/test", ADMIN_KEY, Some(json!({"when": "user.city = \"上海\"", "sample": 2}))).await;
     assert_eq!(body["matched"], 3);
     assert_eq!(body["sample"], json!(["u1", "u2"]));
-    let (_, report) = s.call("POST", "/v1/tags/compute", ADMIN_KEY, None).await;
-    assert_eq!(report["counts"], json!([["new_parent", 1], ["shanghai", 3]]));
+    let job = s.compute().await;
+    assert!(job["message"].as_str().unwrap().ends_with("holders: new_parent 1, shanghai 3"), "{job}");
     let (_, body) = s.call("GET", "/v1/tags", ADMIN_KEY, None).await;
     let shanghai = body["rules"].as_array().unwrap().iter().find(|r| r["name"] == "shanghai").unwrap().clone();
     assert_eq!((shanghai["origin"].as_str(), shanghai["holders"].as_u64()), (Some("api"), Some(3)));
     let (status, _) = s.call("DELETE", "/v1/tags/shanghai", ADMIN_KEY, None).await;
     assert_eq!(status, 200);
-    let (_, report) = s.call("POST", "/v1/tags/compute", ADMIN_KEY, None).await;
-    assert_eq!((report["counts"].clone(), report["lost"].as_u64()), (json!([["new_parent", 1]]), Some(3)));
+    let job = s.compute().await;
+    assert!(job["message"].as_str().unwrap().ends_with(": 0 gained, 3 lost; holders: new_parent 1"), "{job}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audiences_preview_save_and_page_with_a_cursor() {
     let s = start(shop()).await;
-    s.call("POST", "/v1/tags/compute", ADMIN_KEY, None).await;
+    s.compute().await;
     let filter = "user.city = \"上海\" and count(events where category = \"母婴\", 30d) >= 5";
     let (status, body) =
         s.call("POST", "/v1/audiences/preview", ADMIN_KEY, Some(json!({"filter": filter, "breakdown": "tag"}))).await;
@@ -233,4 +268,128 @@ async fn audiences_preview_save_and_page_with_a_cursor() {
     for path in ["/v1/profiles/{user}", "/v1/audiences/{id}/members", "/v1/audiences/preview", "/v1/tags/{name}"] {
         assert!(body["paths"].get(path).is_some(), "{path} missing from OpenAPI");
     }
+}
+
+/// Every person of the store (histories and stored profiles), sorted.
+fn everyone(store: &DuckDbStore) -> Vec<PersonId> {
+    let mut ids = Vec::new();
+    store
+        .scan_histories(&mut |h| {
+            ids.push(h.person_id);
+            Ok(())
+        })
+        .unwrap();
+    store
+        .scan_profiles(&mut |p| {
+            ids.push(p.person_id);
+            Ok(())
+        })
+        .unwrap();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Asserts the book's answer equals the stores' for every person (both
+/// masks, the default 20 events and 3), and that the book answered it.
+fn assert_book_is_the_store(audience: &AudienceService, people: &[PersonId]) {
+    assert!(audience.wait_idle(Duration::from_secs(60)), "the tag thread never caught up");
+    assert_eq!(audience.profiles_held(), people.len(), "one view a person");
+    for person in people {
+        for n in [20, 3] {
+            let book = audience.profile_view(person, n).unwrap().expect("in the book");
+            let store = audience.profile_view_from_store(person, n).unwrap().expect("in the store");
+            for pii in [Pii::Masked, Pii::Shown] {
+                assert_eq!(book.render(pii, n), store.render(pii, n), "{person} differs (events={n}, {pii:?})");
+            }
+        }
+    }
+    let nobody = PersonId::new("nobody-at-all").unwrap();
+    assert!(audience.profile_view(&nobody, 20).unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_book_answers_what_the_store_does_after_events_and_merges() {
+    let store = DuckDbStore::open_in_memory().unwrap();
+    let generator =
+        Generator::new(GeneratorConfig { users: 120, days: 60, seed: 7, ..GeneratorConfig::default() }).unwrap();
+    generator
+        .run(|batch| {
+            let mut txn = store.begin_write(WriteSource { kind: "generate".into(), ..Default::default() })?;
+            txn.write(&batch)?;
+            txn.commit(0).map(|_| ())
+        })
+        .unwrap();
+    let as_of = store.stats().unwrap().last_at.unwrap();
+    cohort_insight::compute_profiles(&store, as_of, &cohort_insight::InsightConfig::default(), &mut |_| {}).unwrap();
+    let store = Arc::new(store);
+    let s = start(store.clone()).await;
+    s.compute().await;
+    let people = everyone(&store);
+    assert!(people.len() >= 120, "{} people", people.len());
+    assert_book_is_the_store(&s.audience, &people);
+
+    // New events for known people (six mother-and-baby views: a tag), a
+    // new visitor, then the visitor identifies as a known user: a merge.
+    let known = people[5].as_str().to_string();
+    let now = Utc::now();
+    let mut batch: Vec<Value> = (0..6)
+        .map(|k| {
+            json!({"type": "track", "userId": known, "event": "Product Viewed", "messageId": format!("v-{k}"),
+                   "timestamp": (now - Days::minutes(10 - k)).to_rfc3339(),
+                   "properties": {"category": "母婴", "product_id": "sku1", "email": "x@example.com"}})
+        })
+        .collect();
+    for k in 0..25 {
+        batch.push(json!({"type": "page", "anonymousId": "visitor-9", "name": "home", "messageId": format!("p-{k}"),
+                          "timestamp": (now - Days::minutes(40 - k)).to_rfc3339()}));
+    }
+    let post = |body: Value| {
+        s.client
+            .post(format!("http://{}/v1/batch", s.server.addr()))
+            .header("authorization", basic_auth(WRITE_KEY))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(post(json!({"batch": batch})).await.unwrap().status().as_u16(), 200);
+    let people_now = everyone(&store);
+    assert_eq!(people_now.len(), people.len() + 1, "the visitor is a new person");
+    assert_book_is_the_store(&s.audience, &people_now);
+    let (_, body) = s.call("GET", &format!("/v1/profiles/{known}?events=6"), ADMIN_KEY, None).await;
+    assert_eq!(body["tags"].as_array().unwrap().iter().filter(|t| t["tag"] == "new_parent").count(), 1, "{body}");
+    assert_eq!(body["recent_events"][0]["properties"]["email"], "x***@example.com");
+
+    let other = people[9].as_str().to_string();
+    let identify = json!({"batch": [{"type": "identify", "userId": other, "anonymousId": "visitor-9",
+        "messageId": "id-1", "timestamp": now.to_rfc3339(), "traits": {"phone": "13900001111", "vip": true}}]});
+    assert_eq!(post(identify).await.unwrap().status().as_u16(), 200);
+    assert_book_is_the_store(&s.audience, &everyone(&store));
+    let (_, body) = s.call("GET", &format!("/v1/profiles/{other}?events=20"), &s.pii_key, None).await;
+    assert_eq!(body["recent_events"].as_array().unwrap().len(), 20);
+    assert_eq!(body["recent_events"][0]["anonymous_id"], "visitor-9", "the visitor's pages moved over: {body}");
+    assert_eq!(body["user"]["traits"]["vip"], true);
+
+    // More events than the book keeps are read from the store.
+    let (_, body) = s.call("GET", &format!("/v1/profiles/{other}?events=30"), ADMIN_KEY, None).await;
+    let stored = s.audience.profile_view_from_store(&PersonId::new(other.clone()).unwrap(), 30).unwrap().unwrap();
+    assert_eq!(body, stored.render(Pii::Masked, 30));
+    assert_eq!(body["recent_events"].as_array().unwrap().len(), 30);
+
+    // A profile compute rewrites the stored profiles: the book reloads.
+    let as_of = store.stats().unwrap().last_at.unwrap();
+    cohort_insight::compute_profiles(store.as_ref(), as_of, &cohort_insight::InsightConfig::default(), &mut |_| {})
+        .unwrap();
+    let people_now = everyone(&store);
+    let waited = Instant::now();
+    loop {
+        let p = &people_now[0];
+        let (book, stored) =
+            (s.audience.profile_view(p, 20).unwrap(), s.audience.profile_view_from_store(p, 20).unwrap());
+        if book.map(|b| b.render(Pii::Masked, 20)) == stored.map(|v| v.render(Pii::Masked, 20)) {
+            break;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(30), "the book never reloaded the new profiles");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_book_is_the_store(&s.audience, &people_now);
 }

@@ -91,6 +91,10 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     // Tags follow every commit of the collector (docs/audiences.md).
     let audience =
         cohort_server::AudienceService::start(store.clone(), duckdb, tag_rules, shop, Arc::new(SystemClock))?;
+    // Time alone changes tags too: recompute daily at [tags] daily_recompute.
+    if let Some(at) = ctx.config.tags.daily_recompute_at()? {
+        audience.schedule_daily_recompute(at)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
     runtime.block_on(async move {
         let loyalty = Loyalty::open(&loyalty_url, loyalty_config, shop, Arc::new(SystemClock))
