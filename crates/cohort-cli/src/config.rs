@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context as _};
 use cohort_analytics::KpiTargets;
+use cohort_engage::config::EngageConfig;
 use cohort_insight::InsightConfig;
 use cohort_loyalty::LoyaltyConfig;
 use cohort_predict::churn::ChurnSettings;
@@ -40,6 +41,8 @@ pub struct CohortConfig {
     pub clv: ClvSettings,
     /// `[replenish]`: re-purchase interval thresholds (`cohort replenish`).
     pub replenish: ReplenishSettings,
+    /// `[engage]`: channels, journeys and the scheduler of `cohort serve`.
+    pub engage: EngageConfig,
 }
 
 impl Default for CohortConfig {
@@ -56,6 +59,7 @@ impl Default for CohortConfig {
             churn: ChurnSettings::default(),
             clv: ClvSettings::default(),
             replenish: ReplenishSettings::default(),
+            engage: EngageConfig::default(),
         }
     }
 }
@@ -162,9 +166,17 @@ impl CohortConfig {
                     Err(e) => issues.push(format!("replenish: {}", e.message())),
                 },
                 ("replenish", other) => issues.push(format!("replenish: expected a table, found {}", other.type_str())),
+                ("engage", toml::Value::Table(table)) => match table.clone().try_into::<EngageConfig>() {
+                    Ok(engage) => match engage.journeys() {
+                        Ok(_) => config.engage = engage,
+                        Err(e) => issues.push(e.to_string()),
+                    },
+                    Err(e) => issues.push(format!("engage: {}", e.message())),
+                },
+                ("engage", other) => issues.push(format!("engage: expected a table, found {}", other.type_str())),
                 (other, _) => issues.push(format!(
                     "{other}: unknown setting (expected time_zone, [segments], [server], [kpi], [loyalty], \
-                     [recommend], [clusters], [churn], [clv] or [replenish])"
+                     [recommend], [clusters], [churn], [clv], [replenish] or [engage])"
                 )),
             }
         }

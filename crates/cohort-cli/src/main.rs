@@ -62,6 +62,8 @@ enum Command {
     Points(commands::points::Args),
     /// Campaigns: launch through the outbox with a control group, dispatch, status, unsubscribe, measure the effect.
     Campaign(commands::campaign::Args),
+    /// Journeys of [engage]: runs per status, a journey's runs, enter a person, wake due runs, staff tasks.
+    Journey(commands::journey::Args),
     /// Experiments: deterministic assignment; read-out with intervals, chance to win, SRM and corrections.
     Experiment(commands::experiment::Args),
     /// Run the collection service (Segment-compatible HTTP ingest).
@@ -135,6 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Points(args) => commands::points::run(&ctx, args),
         Command::Campaign(args) => commands::campaign::run(&ctx, args),
         Command::Experiment(args) => commands::experiment::run(args),
+        Command::Journey(args) => commands::journey::run(ctx, args),
         Command::Recommend(args) => commands::recommend::run(&ctx, args),
         Command::Serve(args) => commands::serve::run(ctx, args),
         Command::Tags(args) => commands::tags::run(&ctx, args),

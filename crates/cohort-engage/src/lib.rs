@@ -9,6 +9,7 @@
 pub mod campaign;
 pub mod channel;
 pub mod clock;
+pub mod config;
 mod db;
 mod error;
 pub mod experiment;

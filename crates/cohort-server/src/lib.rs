@@ -28,6 +28,7 @@ mod auth;
 mod basket;
 mod config;
 mod console;
+mod engage;
 mod error;
 mod ingest;
 mod insight;
@@ -55,6 +56,7 @@ pub use analytics::AnalyticsService;
 pub use audience::AudienceService;
 pub use auth::basic as basic_auth;
 pub use config::ServerConfig;
+pub use engage::{EngageService, LoyaltyIssuer, StoreDirectory};
 pub use error::{ApiError, ERRORS_DOC};
 pub use ingest::{Accepted, RejectedMessage};
 pub use metrics::Metrics;
@@ -82,6 +84,8 @@ pub(crate) struct AppState {
     audience: Option<Arc<AudienceService>>,
     /// The sentiment model and topic report behind `/v1/reviews/…`.
     reviews: Arc<reviews::ReviewService>,
+    /// Campaigns, journeys and experiments (`/v1/campaigns…`, `/v1/journeys…`).
+    engage: Option<Arc<EngageService>>,
 }
 
 /// The optional services behind the admin routes; without one, its routes
@@ -108,6 +112,9 @@ pub struct Services {
     /// Where `sentiment.model.json.gz` and `sentiment.topics.json` live
     /// (the store's directory); `sentiment_disabled` without one.
     pub reviews_dir: Option<std::path::PathBuf>,
+    /// Campaigns, journeys and experiments (`engage_disabled` without);
+    /// the writer hands its journeys every committed event.
+    pub engage: Option<Arc<EngageService>>,
     /// More listeners on the collector's commits (journeys, live
     /// recommendation refresh), called after the tag engine's.
     pub commit_hooks: Vec<CommitHook>,
@@ -208,18 +215,45 @@ impl Server {
                 max_messages: config.commit_max_messages.max(1),
                 dedupe_window: chrono::Duration::seconds(config.dedupe_window_secs.min(i64::MAX as u64) as i64),
                 clock: Arc::new(cohort_model::SystemClock),
-                on_commit: services.audience.iter().map(audience::commit_hook).chain(services.commit_hooks.clone()).collect(),
+                on_commit: services
+                    .audience
+                    .iter()
+                    .map(audience::commit_hook)
+                    .chain(services.engage.iter().map(EngageService::commit_hook))
+                    .chain(services.commit_hooks.clone())
+                    .collect(),
             },
             metrics.clone(),
         )?;
         let config = Arc::new(config);
         let decoders = Arc::new(DecoderPool { idle: Mutex::new(Vec::new()), config: config.clone(), shop });
-        let Services { loyalty, analytics, keys_file, recommender, recommender_file, reviews_dir, audience, .. } = services;
+        let Services {
+            loyalty,
+            analytics,
+            keys_file,
+            recommender,
+            recommender_file,
+            reviews_dir,
+            audience,
+            engage,
+            ..
+        } = services;
         let keys = Arc::new(keys::KeyRing::new(keys_file, &config.write_keys, &config.admin_keys));
         let recommend = Arc::new(recommend::RecommendService::new(recommender, recommender_file));
         let reviews = Arc::new(reviews::ReviewService::new(reviews_dir));
-        let state =
-            AppState { config, writer, decoders, metrics, loyalty, analytics, keys, recommend, reviews, audience };
+        let state = AppState {
+            config,
+            writer,
+            decoders,
+            metrics,
+            loyalty,
+            analytics,
+            keys,
+            recommend,
+            reviews,
+            audience,
+            engage,
+        };
         let app = routes::router(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -9,7 +9,9 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
-use crate::{analytics, audience, basket, insight, lifetime, loyalty, predict, recommend, reviews, train, AppState};
+use crate::{
+    analytics, audience, basket, engage, insight, lifetime, loyalty, predict, recommend, reviews, train, AppState,
+};
 
 /// One route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +107,25 @@ pub const ROUTES: &[Route] = &[
     admin("GET", "/v1/clv/{user}", "A person's predicted lifetime value (fen), P(alive) and expected purchases"),
     admin("GET", "/v1/replenishment/due", "People whose consumables run out within a window (within_days, from)"),
     admin("GET", "/v1/replenishment/{user}", "A person's consumables with last purchase and expected run-out day"),
+    admin("GET", "/v1/campaigns", "Saved campaigns, newest first, with members per arm and delivery counts"),
+    admin(
+        "POST",
+        "/v1/campaigns",
+        "Launch a campaign: spec and contacts; holdout, control, contact rules, offers (idempotent)",
+    ),
+    admin("GET", "/v1/campaigns/{id}", "A campaign's spec, members per outcome, offers issued and delivery"),
+    admin("GET", "/v1/journeys", "The journeys in force with their runs per status"),
+    admin("GET", "/v1/journeys/{id}/runs", "A journey's newest runs (status, limit): position, wait, end reason"),
+    admin("POST", "/v1/journeys/{id}/enter", "Put a person into a journey (its re-entry rule decides)"),
+    admin("GET", "/v1/tasks/{list}", "Tasks journeys put on a staff list (service calls)"),
+    admin("POST", "/v1/contacts/{person}/preferences", "Unsubscribe or do-not-contact, per channel or all (or clear)"),
+    admin("POST", "/v1/messages/{id}/engagement", "A provider reports an open or a click of a message"),
+    admin("POST", "/v1/experiments/assign", "Sticky arms of units: weights, salt, global holdout"),
+    admin(
+        "POST",
+        "/v1/experiments/analyze",
+        "Read out counts per arm: z-test and interval, chance to win, expected loss, Holm/BH, SRM",
+    ),
 ];
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -160,6 +181,17 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/clv/{user}") => router.route(route.path, get(lifetime::clv)),
             (None, "/v1/replenishment/due") => router.route(route.path, get(lifetime::due)),
             (None, "/v1/replenishment/{user}") => router.route(route.path, get(lifetime::for_user)),
+            (None, "/v1/campaigns") if route.method == "GET" => router.route(route.path, get(engage::list_campaigns)),
+            (None, "/v1/campaigns") => router.route(route.path, post(engage::launch_campaign)),
+            (None, "/v1/campaigns/{id}") => router.route(route.path, get(engage::campaign)),
+            (None, "/v1/journeys") => router.route(route.path, get(engage::journeys)),
+            (None, "/v1/journeys/{id}/runs") => router.route(route.path, get(engage::journey_runs)),
+            (None, "/v1/journeys/{id}/enter") => router.route(route.path, post(engage::enter_journey)),
+            (None, "/v1/tasks/{list}") => router.route(route.path, get(engage::tasks)),
+            (None, "/v1/contacts/{person}/preferences") => router.route(route.path, post(engage::set_preference)),
+            (None, "/v1/messages/{id}/engagement") => router.route(route.path, post(engage::engagement)),
+            (None, "/v1/experiments/assign") => router.route(route.path, post(engage::assign)),
+            (None, "/v1/experiments/analyze") => router.route(route.path, post(engage::analyze)),
             (None, other) => unreachable!("route {other} has no handler"),
         };
     }

@@ -12,15 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use cohort_engage::campaign::{
-    self, measure::measure, BoxFuture, CampaignSpec, Contact, NoIssuer, Offer, OfferIssuer, PersonOutcome,
-};
+use cohort_engage::campaign::{self, measure::measure, saved, CampaignSpec, Contact, NoIssuer, Offer, PersonOutcome};
 use cohort_engage::channel::{ChannelKind, Sink, Vars};
 use cohort_engage::experiment::Holdout;
 use cohort_engage::outbox::{Outbox, OutboxOptions, Preference};
-use cohort_engage::EngageError;
-use cohort_loyalty::{IdempotencyKey, Loyalty, TemplateId};
-use cohort_model::{Money, PersonId, SystemClock, UserId};
+use cohort_loyalty::Loyalty;
+use cohort_model::{Money, PersonId, SystemClock};
+use cohort_server::LoyaltyIssuer;
 
 use super::Context;
 use crate::output::{percent, table, thousands};
@@ -109,8 +107,18 @@ pub fn engage_url(ctx: &Context, given: Option<String>) -> anyhow::Result<String
     Ok(cohort_engage::sqlite_url(&dir.join("engage.sqlite")))
 }
 
-fn sinks(file: Option<&Path>) -> anyhow::Result<HashMap<ChannelKind, Sink>> {
+/// Sinks: console for every channel, then the channels of `[engage]`,
+/// then those of `--channels FILE`.
+fn sinks(ctx: &Context, file: Option<&Path>) -> anyhow::Result<HashMap<ChannelKind, Sink>> {
     let mut sinks: HashMap<ChannelKind, Sink> = ChannelKind::ALL.into_iter().map(|c| (c, Sink::Console)).collect();
+    if !ctx.config.engage.channels.is_empty() {
+        let dir = ctx.store.path().and_then(|p| p.parent()).context("the store has no directory")?;
+        let configured = ctx.config.engage.sinks(dir)?;
+        for name in ctx.config.engage.channels.keys() {
+            let channel = name.parse::<ChannelKind>()?;
+            sinks.insert(channel, configured[&channel].clone());
+        }
+    }
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let given: BTreeMap<String, Sink> =
@@ -143,68 +151,9 @@ fn read_csv(path: &Path, required: &[&str]) -> anyhow::Result<Vec<BTreeMap<Strin
     Ok(lines.map(|l| header.iter().cloned().zip(l.split(',').map(|c| c.trim().to_string())).collect()).collect())
 }
 
-/// Issues coupons from the loyalty store; points bonuses are not issued
-/// from the CLI yet.
-struct LoyaltyIssuer(Loyalty);
-
-impl OfferIssuer for LoyaltyIssuer {
-    fn issue<'a>(
-        &'a self,
-        key: &'a str,
-        person: &'a PersonId,
-        offer: &'a Offer,
-    ) -> BoxFuture<'a, Result<(), EngageError>> {
-        Box::pin(async move {
-            let refuse = |reason: String| EngageError::OfferNotIssued { person: person.as_str().into(), reason };
-            match offer {
-                Offer::None => Ok(()),
-                Offer::Coupon { template, .. } => {
-                    let key = IdempotencyKey::new(key).map_err(|e| refuse(e.to_string()))?;
-                    let user = UserId::new(person.as_str()).map_err(|e| refuse(e.to_string()))?;
-                    let template = TemplateId::new(template.as_str()).map_err(|e| refuse(e.to_string()))?;
-                    match self.0.issue_coupon(&key, &user, &template).await {
-                        Ok(_) => Ok(()),
-                        Err(e) if e.is_user_error() => Err(refuse(e.to_string())),
-                        Err(e) => Err(EngageError::Corrupt(format!("loyalty: {e}"))),
-                    }
-                }
-                Offer::PointsBonus { .. } => Err(refuse("points bonuses are not issued from the CLI yet".into())),
-            }
-        })
-    }
-}
-
-/// Starts the outbox dispatcher inside `cohort serve`: every `every`
-/// seconds it delivers what is due (new sends, retries, messages held over
-/// quiet hours). Runs until the runtime stops; an interrupted round is
-/// claimed again after its lease, so stopping at any point loses nothing.
-pub async fn start_dispatcher(
-    url: &str,
-    channels: &Path,
-    shop: cohort_model::ShopTime,
-    every: u64,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let options = OutboxOptions { sinks: sinks(Some(channels))?, ..OutboxOptions::default() };
-    let outbox = Outbox::open(url, shop, Arc::new(SystemClock), options)
-        .await
-        .with_context(|| format!("cannot open the engage store {url}"))?;
-    Ok(tokio::spawn(async move {
-        loop {
-            match outbox.drain(500).await {
-                Ok(r) if r.claimed > 0 => {
-                    tracing::info!(delivered = r.delivered, retried = r.retried, dead = r.dead, "outbox dispatched")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "outbox dispatch failed"),
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(every.max(1))).await;
-        }
-    }))
-}
-
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let url = engage_url(ctx, args.engage_url)?;
-    let options = OutboxOptions { sinks: sinks(args.channels.as_deref())?, ..OutboxOptions::default() };
+    let options = OutboxOptions { sinks: sinks(ctx, args.channels.as_deref())?, ..OutboxOptions::default() };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let outbox = Outbox::open(&url, ctx.shop, Arc::new(SystemClock), options)
@@ -231,6 +180,7 @@ async fn execute(ctx: &Context, outbox: &Outbox, command: CampaignCommand) -> an
                 })
                 .collect::<anyhow::Result<_>>()?;
             let holdout = (holdout_bp > 0).then_some(Holdout { salt: holdout_salt, share_bp: holdout_bp });
+            saved::save(outbox, &spec, "contacts").await?;
             let report = if spec.offer == Offer::None {
                 campaign::launch(outbox, &spec, holdout.as_ref(), &contacts, &NoIssuer).await?
             } else {
@@ -238,9 +188,11 @@ async fn execute(ctx: &Context, outbox: &Outbox, command: CampaignCommand) -> an
                 let loyalty = Loyalty::open(&url, ctx.config.loyalty.clone(), ctx.shop, Arc::new(SystemClock))
                     .await
                     .with_context(|| format!("cannot open the loyalty store {url}"))?;
-                let issuer = LoyaltyIssuer(loyalty);
+                let issuer = LoyaltyIssuer(Arc::new(loyalty));
                 let report = campaign::launch(outbox, &spec, holdout.as_ref(), &contacts, &issuer).await;
-                issuer.0.close().await;
+                if let Ok(loyalty) = Arc::try_unwrap(issuer.0) {
+                    loyalty.close().await;
+                }
                 report?
             };
             println!(

@@ -3,8 +3,7 @@
 //! win and expected loss, sample-ratio check, and Holm / Benjamini–Hochberg
 //! across arms. Stateless: campaigns store sticky assignments themselves.
 
-use cohort_engage::experiment::bayes::beta_binomial;
-use cohort_engage::experiment::stats::{benjamini_hochberg, holm, srm_check, two_proportion_z};
+use cohort_engage::experiment::readout::{read_out, ArmCounts, ArmReadout};
 use cohort_engage::experiment::{Arm, Assignment, Experiment, Holdout, NamespaceSlot};
 
 use crate::output::table;
@@ -65,11 +64,15 @@ fn parse_arm(text: &str) -> anyhow::Result<(String, u32)> {
     Ok((name.to_string(), weight.parse().map_err(|e| anyhow::anyhow!("arm {text:?}: weight: {e}"))?))
 }
 
-fn parse_counts(text: &str) -> anyhow::Result<(String, u64, u64)> {
+fn parse_counts(text: &str) -> anyhow::Result<ArmCounts> {
     let err = || anyhow::anyhow!("arm {text:?}: expected name=conversions/units");
     let (name, counts) = text.split_once('=').ok_or_else(err)?;
     let (x, n) = counts.split_once('/').ok_or_else(err)?;
-    Ok((name.to_string(), x.trim().parse().map_err(|_| err())?, n.trim().parse().map_err(|_| err())?))
+    Ok(ArmCounts {
+        name: name.to_string(),
+        conversions: x.trim().parse().map_err(|_| err())?,
+        units: n.trim().parse().map_err(|_| err())?,
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -110,44 +113,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         ExperimentCommand::Analyze { arms, weights, confidence, json } => {
             let arms = arms.iter().map(|a| parse_counts(a)).collect::<anyhow::Result<Vec<_>>>()?;
-            let weights = if weights.is_empty() { vec![1.0; arms.len()] } else { weights };
-            anyhow::ensure!(
-                weights.len() == arms.len(),
-                "--weights has {} values for {} arms",
-                weights.len(),
-                arms.len()
-            );
-            let (control_name, xc, nc) = arms[0].clone();
-            let mut results = Vec::new();
-            for (name, x, n) in &arms[1..] {
-                let z = two_proportion_z((xc, nc), (*x, *n), confidence)?;
-                let b = beta_binomial((xc, nc), (*x, *n), (1.0, 1.0))?;
-                results.push((name.clone(), z, b));
-            }
-            let p: Vec<f64> = results.iter().map(|r| r.1.p_value).collect();
-            let (holm_p, bh_p) = (holm(&p), benjamini_hochberg(&p));
-            let counts: Vec<u64> = arms.iter().map(|a| a.2).collect();
-            let srm = srm_check(&counts, &weights)?;
+            let readout = read_out(&arms, &weights, confidence)?;
             if json {
-                let rows: Vec<serde_json::Value> = results
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (name, z, b))| {
-                        serde_json::json!({"arm": name, "test": z, "bayes": b, "holm_p": holm_p[i], "bh_p": bh_p[i]})
-                    })
-                    .collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({"control": control_name, "arms": rows, "srm": srm})
-                    )?
-                );
+                println!("{}", serde_json::to_string_pretty(&readout)?);
                 return Ok(());
             }
             let pct = |v: f64| format!("{:.2}%", v * 100.0);
+            let control = &readout.control;
             let mut rows = vec![vec![
-                control_name,
-                pct(xc as f64 / nc as f64),
+                control.name.clone(),
+                pct(control.conversions as f64 / control.units as f64),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -155,14 +130,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 String::new(),
                 String::new(),
             ]];
-            for (i, (name, z, b)) in results.iter().enumerate() {
+            for ArmReadout { arm, test: z, bayes: b, holm_p, bh_p } in &readout.arms {
                 rows.push(vec![
-                    name.clone(),
+                    arm.clone(),
                     pct(z.treatment),
                     format!("{:+.2} pt [{:+.2}, {:+.2}]", z.difference * 100.0, z.ci_low * 100.0, z.ci_high * 100.0),
                     format!("{:.4}", z.p_value),
-                    format!("{:.4}", holm_p[i]),
-                    format!("{:.4}", bh_p[i]),
+                    format!("{holm_p:.4}"),
+                    format!("{bh_p:.4}"),
                     pct(b.chance_to_win),
                     format!("{:.4} pt", b.expected_loss_treatment * 100.0),
                 ]);
@@ -173,9 +148,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
             println!(
                 "sample ratio: chi-square {:.2}, p = {:.4}{}",
-                srm.chi_square,
-                srm.p_value,
-                if srm.mismatch { " — MISMATCH (p < 0.001): do not trust these results" } else { " (ok)" }
+                readout.srm.chi_square,
+                readout.srm.p_value,
+                if readout.srm.mismatch { " — MISMATCH (p < 0.001): do not trust these results" } else { " (ok)" }
             );
             Ok(())
         }

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod experiment;
 pub mod generate;
 pub mod import;
+pub mod journey;
 pub mod keys;
 pub mod points;
 pub mod profile;

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
+use cohort_engage::outbox::{Outbox, OutboxOptions};
 use cohort_loyalty::Loyalty;
 use cohort_model::SystemClock;
-use cohort_server::{AnalyticsService, Server, Services};
+use cohort_server::{AnalyticsService, EngageService, LoyaltyIssuer, Server, Services, StoreDirectory};
 use cohort_store::EventStore;
 
 use super::Context;
@@ -27,13 +28,6 @@ pub struct Args {
     /// `loyalty.sqlite` in the store directory.
     #[arg(long, env = "COHORT_LOYALTY_URL", value_name = "URL")]
     pub loyalty_url: Option<String>,
-    /// Channel sinks for the engage outbox (TOML, as `cohort campaign
-    /// --channels`); given, serve delivers due campaign messages itself.
-    #[arg(long, env = "COHORT_ENGAGE_CHANNELS", value_name = "FILE")]
-    pub engage_channels: Option<std::path::PathBuf>,
-    /// Seconds between outbox dispatch rounds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
-    pub engage_every: u64,
 }
 
 pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
@@ -79,6 +73,8 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     };
     let loyalty_url = super::points::loyalty_url(&ctx, args.loyalty_url)?;
     let engage_url = super::campaign::engage_url(&ctx, None)?;
+    let engage_config = ctx.config.engage.clone();
+    let engage_dir = store_dir.to_path_buf();
     let shop = ctx.shop;
     let loyalty_config = ctx.config.loyalty.clone();
     let duckdb = Arc::new(ctx.store);
@@ -101,9 +97,19 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the loyalty store {loyalty_url}"))?;
         let loyalty = Arc::new(loyalty);
-        if let Some(channels) = &args.engage_channels {
-            super::campaign::start_dispatcher(&engage_url, channels, shop, args.engage_every).await?;
-        }
+        // Journeys follow every commit; the scheduler delivers due messages
+        // and wakes waiting runs ([engage], docs/engage.md).
+        let engage = if engage_config.enabled {
+            let options = OutboxOptions { sinks: engage_config.sinks(&engage_dir)?, ..OutboxOptions::default() };
+            let outbox = Outbox::open(&engage_url, shop, Arc::new(SystemClock), options)
+                .await
+                .with_context(|| format!("cannot open the engage store {engage_url}"))?;
+            let directory = Arc::new(StoreDirectory(store.clone()));
+            let issuer = Arc::new(LoyaltyIssuer(loyalty.clone()));
+            Some(EngageService::start(outbox, engage_config, directory, issuer)?)
+        } else {
+            None
+        };
         let stop = cohort_server::shutdown_signal();
         let services = Services {
             loyalty: Some(loyalty.clone()),
@@ -113,6 +119,7 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
             recommender_file: Some(recommender_file),
             audience: Some(audience),
             reviews_dir: Some(reviews_dir),
+            engage,
             commit_hooks: Vec::new(),
         };
         let server = Server::start_with(config, shop, store, services, stop).await?;

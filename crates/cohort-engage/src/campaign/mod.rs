@@ -15,6 +15,7 @@
 //! nothing twice.
 
 pub mod measure;
+pub mod saved;
 mod send_time;
 
 use std::collections::BTreeMap;
@@ -248,7 +249,7 @@ pub async fn launch(
     outbox: &Outbox,
     spec: &CampaignSpec,
     holdout: Option<&Holdout>,
-    audience: &dyn AudienceSource,
+    audience: &(dyn AudienceSource + Sync),
     issuer: &dyn OfferIssuer,
 ) -> Result<LaunchReport> {
     let template = Template::try_from(spec.template.clone())?;

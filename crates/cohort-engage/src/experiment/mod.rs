@@ -22,6 +22,7 @@
 //! [`sequential`].
 
 pub mod bayes;
+pub mod readout;
 pub mod sequential;
 pub mod stats;
 pub mod sticky;

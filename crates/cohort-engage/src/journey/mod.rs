@@ -13,6 +13,7 @@ pub mod engine;
 pub mod entry;
 pub mod playbooks;
 pub mod price_drop;
+pub mod report;
 
 use std::collections::BTreeMap;
 
