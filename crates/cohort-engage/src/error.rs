@@ -51,6 +51,10 @@ pub enum EngageError {
     /// The event store (histories, profiles, scores) failed.
     #[error("event store error: {0}")]
     Store(#[from] cohort_store::StoreError),
+    /// An audience could not be read: a bad filter or an unknown audience
+    /// (the caller's), or its store failing.
+    #[error("audience: {0}")]
+    Audience(#[from] cohort_audience::AudienceError),
     /// A migration failed.
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
@@ -77,7 +81,7 @@ impl EngageError {
                 | EngageError::ChannelNotConfigured(_)
                 | EngageError::Unknown { .. }
                 | EngageError::OfferNotIssued { .. }
-        )
+        ) || matches!(self, EngageError::Audience(e) if e.is_user_error())
     }
 
     pub(crate) fn invalid(what: &'static str, value: impl Into<String>, reason: impl Into<String>) -> Self {

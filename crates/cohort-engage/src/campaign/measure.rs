@@ -8,13 +8,15 @@
 //! so the uplift is what launching the campaign does, not what the message
 //! does to those it happened to reach (which would flatter it). Outcomes
 //! (converted within the window, e.g. 30-day repurchase; revenue; coupon
-//! discount redeemed) come from the caller, who reads them from the store.
+//! discount redeemed) come from the caller, or from the event store through
+//! [`super::measure_from_store`].
 
 use std::collections::HashMap;
 
 use cohort_model::Money;
 use serde::{Deserialize, Serialize};
 
+use super::outcomes::StoreOutcomes;
 use super::{members, CampaignSpec, Member, Offer, CONTROL, TREATMENT};
 use crate::channel::{sms_segments, ChannelKind};
 use crate::experiment::bayes::beta_binomial;
@@ -122,6 +124,11 @@ pub struct EffectReport {
     pub revenue_target_met: bool,
     /// Sample-ratio check of control vs treatment.
     pub srm: SrmCheck,
+    /// What was read from the event store, when measured from it
+    /// ([`super::measure_from_store`]): window, orders, refunds, coupon use
+    /// and the 30-day repurchase of recalled members per arm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreOutcomes>,
 }
 
 /// Measures a launched campaign given each person's outcome (people
@@ -229,5 +236,6 @@ pub fn compute(
         revenue_to_cost,
         targets: spec.targets,
         srm,
+        store: None,
     })
 }

@@ -2,11 +2,16 @@
 //! launched through the outbox with a control group, and measured
 //! ([`measure`]).
 //!
-//! **Audience seam.** Until the tags/audiences engine (issue 4) is wired in,
-//! an audience is anything that implements [`AudienceSource`]: a list of
-//! contacts, or a filter over candidates ([`Filtered`]). An adapter over
-//! `cohort-audience` only needs to turn its member ids into [`Contact`]s
-//! (address, name, peak hour from the profile).
+//! **Audiences.** An audience is anything that implements
+//! [`AudienceSource`]: a list of contacts, a filter over candidates
+//! ([`Filtered`]), or a saved audience or filter expression of
+//! `cohort-audience` evaluated on the event store ([`StoreAudience`]), whose
+//! members become [`Contact`]s (address per channel, name, peak hour from
+//! the profile).
+//!
+//! **Outcomes.** [`measure_from_store`] reads what each member did after
+//! their assignment from the event store (orders, refunds, the campaign's
+//! coupon) and measures the campaign against its control group.
 //!
 //! **Offers.** The message is rendered with the offer's values (coupon
 //! amount, expiry), enqueued, and the offer is issued only when the message
@@ -14,7 +19,9 @@
 //! an [`OfferIssuer`] with the same idempotency key, so a re-launch issues
 //! nothing twice.
 
+pub mod audience;
 pub mod measure;
+pub mod outcomes;
 pub mod saved;
 mod send_time;
 
@@ -33,7 +40,9 @@ use crate::experiment::{sticky, Arm, Assignment, Experiment, Holdout, BUCKETS};
 use crate::outbox::{Enqueued, NewMessage, Outbox};
 use crate::{EngageError, Result};
 
+pub use audience::{audience_contacts, AudienceQuery, ResolvedAudience, StoreAudience};
 pub use measure::{EffectReport, PersonOutcome, PlanTargets};
+pub use outcomes::{measure_from_store, outcomes_from_store, CampaignRef, StoreOutcome, StoreOutcomes};
 pub use send_time::peak_send_time;
 
 /// Name of the arm that receives the campaign.
@@ -159,8 +168,10 @@ impl Offer {
     }
 }
 
-/// One person to reach: who, where, and what to say.
-#[derive(Debug, Clone, PartialEq)]
+/// One person to reach: who, where, and what to say. It holds the real
+/// address (the provider needs it), so it is an engine-side value: never
+/// serialised, and its `Debug` masks the address.
+#[derive(Clone, PartialEq)]
 pub struct Contact {
     /// The person.
     pub person: PersonId,
@@ -172,7 +183,23 @@ pub struct Contact {
     pub peak_hour: Option<u8>,
 }
 
-/// Where a campaign's audience comes from (the seam for issue 4's audiences).
+impl std::fmt::Debug for Contact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pii = cohort_audience::Pii::Masked;
+        let recipient =
+            if self.recipient.contains('@') { pii.text(&self.recipient) } else { pii.phone(&self.recipient) };
+        f.debug_struct("Contact")
+            .field("person", &self.person)
+            .field("recipient", &recipient)
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .field("peak_hour", &self.peak_hour)
+            .finish()
+    }
+}
+
+/// Where a campaign's audience comes from: a list, a filter over one, or a
+/// saved audience / filter of `cohort-audience` read from the store
+/// ([`StoreAudience`]).
 pub trait AudienceSource {
     /// The audience's contacts.
     fn contacts(&self) -> Result<Vec<Contact>>;
@@ -462,12 +489,15 @@ pub struct Member {
     pub outcome: String,
     /// Whether the offer was issued.
     pub offer_issued: bool,
+    /// When the person was assigned (the launch that recorded them): the
+    /// start of their attribution window.
+    pub assigned_at: DateTime<Utc>,
 }
 
 /// Everyone recorded for a campaign.
 pub async fn members(outbox: &Outbox, campaign: &str) -> Result<Vec<Member>> {
     let rows = sqlx::query(
-        "SELECT person_id, arm, message_id, outcome, offer_issued FROM engage_campaign_members \
+        "SELECT person_id, arm, message_id, outcome, offer_issued, at_us FROM engage_campaign_members \
          WHERE campaign = $1 ORDER BY person_id",
     )
     .bind(campaign)
@@ -481,6 +511,7 @@ pub async fn members(outbox: &Outbox, campaign: &str) -> Result<Vec<Member>> {
                 message_id: r.try_get(2)?,
                 outcome: r.try_get(3)?,
                 offer_issued: r.try_get::<i64, _>(4)? != 0,
+                assigned_at: crate::db::from_us(r.try_get(5)?)?,
             })
         })
         .collect()

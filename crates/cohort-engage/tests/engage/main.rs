@@ -3,6 +3,7 @@
 //! values and by simulation.
 
 mod campaign;
+mod campaign_store;
 mod common;
 mod journey;
 mod journey_entry;
