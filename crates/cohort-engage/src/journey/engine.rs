@@ -191,6 +191,19 @@ impl Entry {
     }
 }
 
+/// One entry for [`JourneyEngine::enter_many`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    /// Journey id.
+    pub journey: String,
+    /// Who.
+    pub person: PersonId,
+    /// Entry key (empty: none).
+    pub key: String,
+    /// Template variables.
+    pub context: Vars,
+}
+
 /// Everything a batch of steps will write, in the order [`JourneyEngine::apply`] writes it.
 #[derive(Default)]
 struct Effects {
@@ -320,7 +333,8 @@ impl JourneyEngine {
             if !same_event(name, &event.name) || !when.iter().all(|(k, v)| event.properties.get(k) == Some(v)) {
                 continue;
             }
-            if let Entry::Entered(run) = self.insert_run(spec, &event.person, event.vars(), "", now).await? {
+            let mut conn = self.outbox.pool().acquire().await?;
+            if let Entry::Entered(run) = self.insert_run(&mut conn, spec, &event.person, event.vars(), "", now).await? {
                 entered.push(run.id);
                 self.plan(spec, run, now, &mut fx).await?;
             }
@@ -343,22 +357,53 @@ impl JourneyEngine {
     /// this journey and person enters nobody, whatever the re-entry rule;
     /// otherwise the re-entry rule decides. An empty key is no key.
     pub async fn enter_once(&self, journey: &str, person: &PersonId, key: &str, context: Vars) -> Result<Entry> {
-        let _guard = self.lock.lock().await;
-        let spec = self.spec(journey)?;
-        let now = self.outbox.clock().now();
-        let entry = self.insert_run(spec, person, context, key, now).await?;
-        if let Entry::Entered(run) = &entry {
-            let mut fx = Effects::default();
-            self.plan(spec, run.clone(), now, &mut fx).await?;
-            self.apply(fx, now).await?;
+        let entry = NewEntry { journey: journey.into(), person: person.clone(), key: key.into(), context };
+        let mut out = self.enter_many(vec![entry]).await?;
+        out.pop().ok_or_else(|| EngageError::corrupt("empty entry result"))
+    }
+
+    /// Enters many people at once, in order, with the rules of
+    /// [`JourneyEngine::enter_once`]: 500 at a time, the new runs written
+    /// in one transaction, then their first steps planned and applied
+    /// together (one outbox transaction, one for positions). A crash
+    /// between the two leaves the new runs due, and the next tick runs
+    /// their first steps. Unknown journeys are refused before anything is
+    /// written.
+    pub async fn enter_many(&self, entries: Vec<NewEntry>) -> Result<Vec<Entry>> {
+        for e in &entries {
+            self.spec(&e.journey)?;
         }
-        Ok(entry)
+        let _guard = self.lock.lock().await;
+        let now = self.outbox.clock().now();
+        let mut out = Vec::with_capacity(entries.len());
+        let mut entries = entries.into_iter().peekable();
+        while entries.peek().is_some() {
+            let chunk: Vec<NewEntry> = entries.by_ref().take(TICK_BATCH).collect();
+            let mut conn = self.outbox.pool().acquire().await?;
+            let mut tx = conn.begin_with(self.outbox.backend().begin_write()).await?;
+            let mut done = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                let spec = self.spec(&e.journey)?;
+                done.push(self.insert_run(&mut tx, spec, &e.person, e.context, &e.key, now).await?);
+            }
+            tx.commit().await?;
+            let mut fx = Effects::default();
+            for entry in &done {
+                if let Entry::Entered(run) = entry {
+                    self.plan(self.spec(&run.journey)?, run.clone(), now, &mut fx).await?;
+                }
+            }
+            self.apply(fx, now).await?;
+            out.extend(done);
+        }
+        Ok(out)
     }
 
     /// Writes a new run at step 0, due at once (`wake_at` = now), so that a
     /// crash before its first steps are applied leaves it to the next tick.
     async fn insert_run(
         &self,
+        conn: &mut sqlx::AnyConnection,
         spec: &JourneySpec,
         person: &PersonId,
         context: Vars,
@@ -372,7 +417,7 @@ impl JourneyEngine {
             .bind(&spec.id)
             .bind(person.as_str())
             .bind(key)
-            .fetch_optional(self.outbox.pool())
+            .fetch_optional(&mut *conn)
             .await?;
             if let Some(row) = used {
                 return Ok(Entry::AlreadyEntered { run: row.try_get(0)? });
@@ -383,7 +428,7 @@ impl JourneyEngine {
         ))
         .bind(&spec.id)
         .bind(person.as_str())
-        .fetch_optional(self.outbox.pool())
+        .fetch_optional(&mut *conn)
         .await?
         .map(|r| run_row(&r))
         .transpose()?;
@@ -409,12 +454,23 @@ impl JourneyEngine {
         .bind(context_json)
         .bind(to_us(now))
         .bind(key)
-        .fetch_one(self.outbox.pool())
+        .fetch_one(&mut *conn)
         .await?
         .try_get(0)?;
-        let mut run = self.run(id).await?;
-        run.wake_at = None;
-        Ok(Entry::Entered(run))
+        Ok(Entry::Entered(RunRecord {
+            id,
+            journey: spec.id.clone(),
+            person_id: person.as_str().to_string(),
+            status: RunStatus::Active,
+            step: 0,
+            wake_at: None,
+            waiting_event: String::new(),
+            context,
+            entered_at: now,
+            ended_at: None,
+            end_reason: String::new(),
+            entry_key: key.to_string(),
+        }))
     }
 
     /// Resumes every run whose wait is over (timeouts included); call it

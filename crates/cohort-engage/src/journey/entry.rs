@@ -36,7 +36,7 @@ use cohort_predict::replenish::{ReplenishSettings, Replenishment};
 use cohort_store::{AudienceStore, EventStore};
 use serde::{Deserialize, Serialize};
 
-use super::engine::{Entry, JourneyEngine};
+use super::engine::{Entry, JourneyEngine, NewEntry};
 use super::{month_day, yuan_text};
 use crate::channel::Vars;
 use crate::{EngageError, Result};
@@ -321,16 +321,20 @@ impl EntryReport {
     }
 }
 
-/// Asks the engine for every planned entry.
+/// Asks the engine for every planned entry (in batches: see
+/// [`JourneyEngine::enter_many`]).
 pub async fn enter_planned(engine: &JourneyEngine, entries: Vec<PlannedEntry>) -> Result<EntryReport> {
     let mut report = EntryReport { planned: entries.len() as u64, ..EntryReport::default() };
-    for e in entries {
-        if !engine.has_journey(e.journey) {
-            report.unconfigured += 1;
-            continue;
-        }
-        match engine.enter_once(e.journey, &e.person, &e.key, e.context).await? {
-            Entry::Entered(_) => *report.entered.entry(e.journey.to_string()).or_default() += 1,
+    let (known, unknown): (Vec<PlannedEntry>, Vec<PlannedEntry>) =
+        entries.into_iter().partition(|e| engine.has_journey(e.journey));
+    report.unconfigured = unknown.len() as u64;
+    let asked: Vec<NewEntry> = known
+        .into_iter()
+        .map(|e| NewEntry { journey: e.journey.into(), person: e.person, key: e.key, context: e.context })
+        .collect();
+    for entry in engine.enter_many(asked).await? {
+        match entry {
+            Entry::Entered(run) => *report.entered.entry(run.journey).or_default() += 1,
             Entry::AlreadyEntered { .. } => report.already_entered += 1,
             Entry::NotAllowed { .. } => report.not_allowed += 1,
         }

@@ -23,7 +23,7 @@ use crate::campaign::Offer;
 use crate::channel::{ChannelKind, MessageClass, Template, TemplateSpec};
 use crate::EngageError;
 
-pub use engine::{Directory, Entry, JourneyEngine, JourneyEvent, RunRecord, RunStatus, Task, TickReport};
+pub use engine::{Directory, Entry, JourneyEngine, JourneyEvent, NewEntry, RunRecord, RunStatus, Task, TickReport};
 
 /// How a person enters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
