@@ -1,9 +1,12 @@
 //! The web console in a real browser: `cohort serve` on a generated shop,
 //! driven by `tests/console/console.mjs` (Playwright core with the
 //! machine's Debian Chromium). Every page loads without console errors,
-//! charts render, a funnel built in the page matches the API, a recompute
-//! shows its progress, the language switch works, a write-only or unknown
-//! key is refused, the phone layout fits. Screenshots of every page land in
+//! charts render (the RFM grid, segment movement, the basket scatter), a
+//! funnel built in the page and the basket rules shown match the API, an
+//! audience saved in the page exports as CSV and NDJSON, a recompute and a
+//! clusters training started in the page show their progress to 100 %, the
+//! language switch works on the new pages too, a write-only or unknown key
+//! is refused, the phone layout fits. Screenshots of every page land in
 //! `$CARGO_TARGET_DIR/console-screenshots/`.
 //!
 //! Needs `node`, `chromium` and `npm ci` in `tests/console` (`.ci/run` does
@@ -111,6 +114,14 @@ fn every_console_page_works_in_headless_chromium() {
         "audience-preview",
         "profile-user",
         "overview-phone",
+        "basket",
+        "jobs",
+        "basket-rules",
+        "audience-export",
+        "clusters-trained",
+        "jobs-after",
+        "basket-en",
+        "jobs-en",
     ] {
         assert!(shots.join(format!("{page}.png")).exists(), "screenshot of {page}");
     }

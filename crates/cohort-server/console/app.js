@@ -21,6 +21,17 @@ const I18N = {
     no_data: "暂无数据", loading: "加载中…", lang: "EN", kpi_board: "KPI / OKR 看板", range: "日期范围",
     from: "开始", to: "结束", ordered: "有序", strict: "严格", strict_increase: "严格递增", any_order: "任意顺序",
     min_risk: "最低风险分", within_days: "天内到期", preview: "预览", audience_filter: "人群条件", sample: "样本",
+    basket: "购物篮规则", min_support: "最小支持度", min_confidence: "最小置信度", min_lift: "最小提升度", top: "前 N 条",
+    level: "粒度", per: "篮子单位", product: "商品", category: "品类", order: "订单", user_unit: "用户",
+    rule: "规则", support: "支持度", confidence: "置信度", lift: "提升度", baskets: "篮子数", rules_total: "规则数",
+    itemsets: "频繁项集", rfm_grid: "RFM 矩阵（最近购买 R × 购买频次 F）", recency_score: "R 分（5 = 最近）",
+    frequency_score: "F 分（5 = 最频繁）", avg_monetary: "平均消费", movement: "分层变化趋势",
+    tier_shares: "价值分层占比（月末）", stage_shares: "生命周期占比（月末）",
+    save_audience: "保存人群", audience_id: "人群 ID", audience_name: "名称", kind: "类型", static: "静态（保存时快照）",
+    dynamic: "动态", saved_audiences: "已保存人群", export_csv: "导出 CSV", export_ndjson: "导出 NDJSON", saved: "已保存",
+    created: "创建时间", train_churn: "训练流失模型", train_clusters: "训练行为聚类", train_clv: "拟合客户价值",
+    train_replenishment: "计算复购周期", train_recommend: "训练推荐模型", stage: "阶段", state: "状态", started: "开始时间",
+    message: "结果", as_of: "基准日（可选）", refreshed: "数据已刷新",
   },
   en: {
     overview: "Overview", segments: "Segments", funnel: "Funnel", retention: "Retention", paths: "Paths",
@@ -39,6 +50,17 @@ const I18N = {
     no_data: "No data", loading: "Loading…", lang: "中文", kpi_board: "KPI / OKR board", range: "Date range",
     from: "From", to: "To", ordered: "ordered", strict: "strict", strict_increase: "strict increase", any_order: "any order",
     min_risk: "Minimum risk", within_days: "Due within days", preview: "Preview", audience_filter: "Audience filter", sample: "Sample",
+    basket: "Basket rules", min_support: "Min support", min_confidence: "Min confidence", min_lift: "Min lift", top: "Top N",
+    level: "Level", per: "Basket per", product: "product", category: "category", order: "order", user_unit: "user",
+    rule: "Rule", support: "Support", confidence: "Confidence", lift: "Lift", baskets: "Baskets", rules_total: "Rules",
+    itemsets: "Frequent itemsets", rfm_grid: "RFM grid (recency R × frequency F)", recency_score: "R score (5 = most recent)",
+    frequency_score: "F score (5 = most orders)", avg_monetary: "Average spend", movement: "Movement over time",
+    tier_shares: "Value tier shares (period end)", stage_shares: "Lifecycle stage shares (period end)",
+    save_audience: "Save audience", audience_id: "Audience id", audience_name: "Name", kind: "Kind", static: "static (snapshot when saved)",
+    dynamic: "dynamic", saved_audiences: "Saved audiences", export_csv: "Export CSV", export_ndjson: "Export NDJSON", saved: "Saved",
+    created: "Created", train_churn: "Train churn model", train_clusters: "Train clusters", train_clv: "Fit CLV",
+    train_replenishment: "Compute replenishment", train_recommend: "Train recommendations", stage: "Stage", state: "State", started: "Started",
+    message: "Result", as_of: "As of (optional)", refreshed: "data refreshed",
   },
 };
 
@@ -56,10 +78,12 @@ const PAGES = [
   { id: "profile", needs: "/v1/loyalty/members/{user}", render: profile },
   { id: "tags", needs: "/v1/tags", render: (v) => listPage(v, "/v1/tags") },
   { id: "audiences", needs: "/v1/audiences/preview", render: audiences },
-  { id: "clusters", needs: "/v1/clusters", render: (v) => listPage(v, "/v1/clusters") },
+  { id: "clusters", needs: "/v1/clusters", render: clusters },
   { id: "churn", needs: "/v1/churn/high-risk", render: churn },
   { id: "replenish", needs: "/v1/replenishment/due", render: replenish },
   { id: "reviews", needs: "/v1/reviews/topics", render: (v) => listPage(v, "/v1/reviews/topics") },
+  { id: "basket", needs: "/v1/basket/rules", render: basket },
+  { id: "jobs", needs: "/v1/jobs/train", render: jobsPage },
 ];
 
 const state = {
@@ -200,43 +224,122 @@ async function overview(view) {
 
 async function segments(view) {
   view.append(el("h1", {}, t("segments")));
-  const jobBox = el("div", { class: "card" });
-  const bar = el("div", { class: "progress" }, el("div", { id: "job-progress" }));
-  const status = el("span", { class: "muted", id: "job-status" });
-  jobBox.append(el("button", { class: "primary", id: "recompute", onclick: () => runJob(bar, status) }, t("recompute")), bar, status);
-  view.append(jobBox);
+  const data = el("div", { id: "segments-data" });
+  view.append(jobControl("recompute", t("recompute"), () => api("POST", "/v1/jobs/compute"), () => renderSegments(data)), data);
+  await renderSegments(data);
+}
+
+// Disposes the charts drawn inside `box` (before it is drawn again).
+function disposeIn(box) {
+  state.charts = state.charts.filter((c) => {
+    if (!box.contains(c.getDom())) return true;
+    c.dispose();
+    return false;
+  });
+}
+
+async function renderSegments(box) {
+  disposeIn(box);
   const s = await api("GET", "/v1/segments");
-  view.append(el("p", { class: "muted" }, `${t("persons")}: ${fmt(s.total)} · RFM: ${fmt(s.rfm_scored)}`));
+  box.replaceChildren(el("p", { class: "muted" }, `${t("persons")}: ${fmt(s.total)} · RFM: ${fmt(s.rfm_scored)}`));
+  const zh = {};
+  for (const r of [...s.value_tiers, ...s.lifecycle, ...s.behaviour, ...s.rfm]) zh[r.segment] = r.label_zh;
+  const name = (segment) => (state.lang === "zh" && zh[segment] ? zh[segment] : String(segment).replaceAll("_", " "));
   const grid = el("div", { class: "grid" });
-  view.append(grid);
+  box.append(grid);
   for (const [title, rows] of [[t("value_tiers"), s.value_tiers], [t("lifecycle"), s.lifecycle],
     [t("behaviour"), s.behaviour], [t("rfm"), s.rfm]]) {
-    const box = el("div", { class: "chart" });
-    grid.append(el("div", { class: "card" }, el("h2", {}, title), box));
-    const label = (r) => (state.lang === "zh" ? r.label_zh : String(r.segment).replaceAll("_", " "));
-    chart(box, { tooltip: {}, grid: { left: 110, right: 20, top: 10, bottom: 30 },
-      xAxis: { type: "value" }, yAxis: { type: "category", data: rows.map(label), inverse: true },
+    const chartBox = el("div", { class: "chart" });
+    grid.append(el("div", { class: "card" }, el("h2", {}, title), chartBox));
+    chart(chartBox, { tooltip: {}, grid: { left: 110, right: 20, top: 10, bottom: 30 },
+      xAxis: { type: "value" }, yAxis: { type: "category", data: rows.map((r) => name(r.segment)), inverse: true },
       series: [{ type: "bar", data: rows.map((r) => r.count), label: { show: true, position: "right",
         formatter: (p) => fmt(rows[p.dataIndex].share, "ratio") } }] });
   }
-}
-
-async function runJob(bar, status) {
-  try {
-    let job = await api("POST", "/v1/jobs/compute");
-    for (;;) {
-      const pct = job.total ? Math.min(100, (100 * job.done) / job.total) : job.state === "running" ? 50 : 100;
-      bar.firstChild.style.width = `${job.state === "done" ? 100 : pct}%`;
-      status.textContent = `${t(job.state)} · ${fmt(job.done)}${job.total ? " / " + fmt(job.total) : ""}${job.message ? " · " + job.message : ""}`;
-      status.dataset.state = job.state;
-      if (job.state !== "running") break;
-      await new Promise((r) => setTimeout(r, 300));
-      job = await api("GET", `/v1/jobs/${job.id}`);
+  if (s.rfm_grid) {
+    const cells = s.rfm_grid;
+    const rfmBox = el("div", { class: "chart", id: "rfm-chart" });
+    box.append(el("div", { class: "card" }, el("h2", {}, t("rfm_grid")), rfmBox));
+    const max = Math.max(1, ...cells.map((c) => c.persons));
+    chart(rfmBox, {
+      tooltip: { formatter: (p) => { const c = cells[p.dataIndex];
+        return `R${c.recency} × F${c.frequency} · ${name(c.segment)}<br>${t("persons")}: ${fmt(c.persons)}<br>${t("avg_monetary")}: ${fmt(c.avg_monetary_fen, "fen")}`; } },
+      grid: { left: 50, right: 90, top: 30, bottom: 50 },
+      xAxis: { type: "category", name: t("frequency_score"), nameLocation: "middle", nameGap: 28, data: ["1", "2", "3", "4", "5"] },
+      yAxis: { type: "category", name: t("recency_score"), nameLocation: "end", data: ["1", "2", "3", "4", "5"] },
+      visualMap: { min: 0, max, orient: "vertical", right: 0, top: "middle", itemHeight: 160, calculable: true },
+      series: [{ type: "heatmap", label: { show: true }, data: cells.map((c) => [c.frequency - 1, c.recency - 1, c.persons]) }],
+    });
+  }
+  if (state.routes.has("/v1/query/kpi")) {
+    const board = await api("POST", "/v1/query/kpi", { period: "month", history_periods: 12 });
+    const history = board.segment_history || [];
+    if (history.length) {
+      const row = el("div", { class: "grid wide" });
+      box.append(el("h2", {}, t("movement")), row);
+      for (const [id, title, dimension] of [["movement-tiers", t("tier_shares"), "value_tier"], ["movement-stages", t("stage_shares"), "lifecycle"]]) {
+        const chartBox = el("div", { class: "chart", id });
+        row.append(el("div", { class: "card" }, el("h2", {}, title), chartBox));
+        const segs = history[0].shares.filter((x) => x.dimension === dimension).map((x) => x.segment);
+        chart(chartBox, { tooltip: { trigger: "axis", valueFormatter: (v) => `${v}%` }, legend: { type: "scroll" },
+          grid: { left: 50, right: 20, top: 40, bottom: 30 },
+          xAxis: { type: "category", data: history.map((h) => h.period.slice(0, 7)) },
+          yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
+          series: segs.map((seg) => ({ name: name(seg), type: "line", stack: "share", areaStyle: {}, symbol: "none",
+            data: history.map((h) => Math.round(1000 * (h.shares.find((x) => x.dimension === dimension && x.segment === seg) || { share: 0 }).share) / 10) })) });
+      }
     }
-  } catch (e) {
-    status.replaceChildren(errorBox(e));
   }
 }
+
+// A button that starts a background job (`start` answers the job) and
+// follows it: progress bar, stage, units done of the stage; `after` runs
+// once it is done (the page refreshes its data) and marks the status.
+function jobControl(id, label, start, after) {
+  const bar = el("div", { class: "progress" }, el("div", { id: `${id}-progress` }));
+  const status = el("span", { class: "muted", id: `${id}-status` });
+  const button = el("button", { class: "primary", id, type: "button", onclick: async () => {
+    button.disabled = true;
+    delete status.dataset.refreshed;
+    try {
+      const job = await followJob(await start(), bar, status);
+      if (job.state === "done" && after) {
+        await after(job);
+        status.dataset.refreshed = "true";
+        status.textContent += ` · ${t("refreshed")}`;
+      }
+    } catch (e) {
+      status.replaceChildren(errorBox(e));
+    }
+    button.disabled = false;
+  } }, label);
+  return el("div", { class: "card job" }, button, bar, status);
+}
+
+function jobPercent(job) {
+  if (job.state === "done") return 100;
+  const part = job.total ? Math.min(1, job.done / job.total) : 0;
+  return Math.round((1000 * (Math.max(1, job.step) - 1 + part)) / (job.steps || 1)) / 10;
+}
+
+function jobText(job) {
+  const stage = job.stage ? `${t("stage")} ${job.step}/${job.steps || "?"}: ${job.stage} · ` : "";
+  const units = job.state === "running" ? `${fmt(job.done)}${job.total ? " / " + fmt(job.total) : ""}` : "";
+  return `${t(job.state)} · ${job.state === "running" ? stage + units : job.message || ""}`;
+}
+
+async function followJob(job, bar, status) {
+  for (;;) {
+    bar.firstChild.style.width = `${jobPercent(job)}%`;
+    status.textContent = jobText(job);
+    status.dataset.state = job.state;
+    if (job.state !== "running") return job;
+    await new Promise((r) => setTimeout(r, 300));
+    job = await api("GET", `/v1/jobs/${job.id}`);
+  }
+}
+
+const train = (model, extra = {}) => () => api("POST", "/v1/jobs/train", { model, ...extra });
 
 function funnel(view) {
   view.append(el("h1", {}, t("funnel")));
@@ -388,16 +491,24 @@ function renderRecord(json) {
 async function listPage(view, path) {
   const page = PAGES.find((p) => p.needs === path);
   view.append(el("h1", {}, t(page.id)));
+  const body = el("div", { id: `${page.id}-data` });
+  view.append(body);
+  await listBody(body, path);
+}
+
+// A GET answer as tables, with a bar chart of its first list when it has a
+// name and a number per row.
+async function listBody(box, path) {
+  disposeIn(box);
   const json = await api("GET", path);
-  view.append(el("div", { class: "card" }, renderRecord(json)));
+  box.replaceChildren(el("div", { class: "card" }, renderRecord(json)));
   const rows = firstArray(json).filter((r) => r && typeof r === "object");
   const numeric = rows.length ? Object.keys(rows[0]).find((k) => typeof rows[0][k] === "number") : null;
   const name = rows.length ? Object.keys(rows[0]).find((k) => typeof rows[0][k] === "string") : null;
   if (numeric && name && rows.length <= 50) {
-    const box = el("div", { class: "chart" });
-    view.prepend(el("div", { class: "card" }, box));
-    view.prepend(view.querySelector("h1"));
-    chart(box, { tooltip: {}, grid: { left: 140, right: 20, top: 10, bottom: 30 }, xAxis: { type: "value" },
+    const chartBox = el("div", { class: "chart" });
+    box.prepend(el("div", { class: "card" }, chartBox));
+    chart(chartBox, { tooltip: {}, grid: { left: 140, right: 20, top: 10, bottom: 30 }, xAxis: { type: "value" },
       yAxis: { type: "category", inverse: true, data: rows.map((r) => r[name]) },
       series: [{ type: "bar", name: numeric, data: rows.map((r) => r[numeric]) }] });
   }
@@ -406,10 +517,11 @@ async function listPage(view, path) {
 async function churn(view) {
   view.append(el("h1", {}, t("churn")));
   const min = el("input", { type: "number", value: 80, min: 0, max: 100, id: "churn-min" });
-  const out = el("div");
+  const out = el("div", { id: "churn-result" });
   const run = async () => {
     try { out.replaceChildren(renderRecord(await api("GET", `/v1/churn/high-risk?min_risk=${min.value}`))); } catch (e) { out.replaceChildren(errorBox(e)); }
   };
+  if (state.routes.has("/v1/jobs/train")) view.append(jobControl("train-churn", t("train_churn"), train("churn"), run));
   view.append(el("form", { class: "card inline", onsubmit: (ev) => { ev.preventDefault(); run(); } },
     el("label", {}, t("min_risk"), min), el("button", { class: "primary", type: "submit" }, t("run"))), out);
   return run();
@@ -427,7 +539,7 @@ async function replenish(view) {
   return run();
 }
 
-function audiences(view) {
+async function audiences(view) {
   view.append(el("h1", {}, t("audiences")));
   const filter = el("textarea", { id: "audience-filter", rows: 3, style: "width:100%" });
   filter.value = 'value_tier = "high_value" or count(orders, 90d) >= 2';
@@ -446,6 +558,135 @@ function audiences(view) {
     } catch (e) { out.replaceChildren(errorBox(e)); }
   } }, el("label", {}, t("audience_filter"), filter), el("label", {}, t("breakdown"), by),
   el("button", { class: "primary", type: "submit", id: "audience-run" }, t("preview"))), out);
+  if (!state.routes.has("/v1/audiences")) return;
+  const id = el("input", { id: "audience-id", placeholder: "high_value_repeat" });
+  const name = el("input", { id: "audience-name" });
+  const kind = el("select", { id: "audience-kind" }, ["static", "dynamic"].map((k) => el("option", { value: k }, t(k))));
+  const saved = el("span", { id: "audience-saved", class: "muted" });
+  const list = el("div", { id: "audience-list" });
+  view.append(el("h2", {}, t("save_audience")), el("form", { class: "card inline", onsubmit: async (ev) => {
+    ev.preventDefault();
+    saved.replaceChildren();
+    try {
+      const r = await api("POST", "/v1/audiences", { id: id.value.trim(), name: name.value.trim(), filter: filter.value, kind: kind.value });
+      saved.replaceChildren(`${t("saved")}: ${r.audience.id} · ${t("size")} `, el("strong", {}, fmt(r.size)));
+      saved.dataset.size = r.size;
+      await savedAudiences(list);
+    } catch (e) { saved.replaceChildren(errorBox(e)); }
+  } }, el("label", {}, t("audience_id"), id), el("label", {}, t("audience_name"), name), el("label", {}, t("kind"), kind),
+  el("button", { class: "primary", type: "submit", id: "audience-save" }, t("save_audience")), saved),
+  el("h2", {}, t("saved_audiences")), list);
+  await savedAudiences(list);
+}
+
+// The saved audiences with their export buttons (CSV / NDJSON downloads).
+async function savedAudiences(list) {
+  const { audiences } = await api("GET", "/v1/audiences");
+  const canExport = state.routes.has("/v1/audiences/{id}/export");
+  list.replaceChildren(audiences.length === 0 ? el("p", { class: "muted" }, t("no_data")) : table([
+    { title: t("audience_id"), cell: (a) => a.id },
+    { title: t("audience_name"), cell: (a) => a.name },
+    { title: t("kind"), cell: (a) => t(a.kind) },
+    { title: t("audience_filter"), cell: (a) => el("code", {}, a.filter) },
+    { title: t("created"), cell: (a) => a.created_at },
+    { title: "", cell: (a) => canExport ? el("span", { class: "inline" },
+      el("button", { type: "button", class: "export", "data-id": a.id, "data-format": "csv", onclick: () => download(a.id, "csv") }, t("export_csv")),
+      el("button", { type: "button", class: "export", "data-id": a.id, "data-format": "ndjson", onclick: () => download(a.id, "ndjson") }, t("export_ndjson"))) : "" },
+  ], audiences));
+}
+
+// Fetches an export with the key and hands it to the browser as a file.
+async function download(id, format) {
+  const res = await fetch(`/v1/audiences/${encodeURIComponent(id)}/export?format=${format}`,
+    { headers: { Authorization: "Basic " + btoa(state.key + ":") }, credentials: "omit" });
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  const url = URL.createObjectURL(await res.blob());
+  const a = el("a", { href: url, download: `audience-${id}.${format}` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+async function clusters(view) {
+  await listPage(view, "/v1/clusters");
+  const data = view.querySelector("#clusters-data");
+  if (state.routes.has("/v1/jobs/train")) data.before(jobControl("train-clusters", t("train_clusters"), train("clusters"), () => listBody(data, "/v1/clusters")));
+}
+
+function basket(view) {
+  view.append(el("h1", {}, t("basket")));
+  const num = (id, value, step, min, max) => el("input", { id, type: "number", value, step, min, max });
+  const support = num("basket-support", 0.01, 0.001, 0.001, 1);
+  const confidence = num("basket-confidence", 0.1, 0.05, 0, 1);
+  const lift = num("basket-lift", 1, 0.1, 0, 100);
+  const top = num("basket-top", 20, 1, 1, 1000);
+  const level = el("select", { id: "basket-level" }, ["category", "product"].map((l) => el("option", { value: l }, t(l))));
+  const per = el("select", { id: "basket-per" }, [["order", "order"], ["user", "user_unit"]].map(([v, k]) => el("option", { value: v }, t(k))));
+  const out = el("div", { id: "basket-result" });
+  const run = async () => {
+    const q = new URLSearchParams({ min_support: support.value, min_confidence: confidence.value, min_lift: lift.value,
+      top: top.value, level: level.value, per: per.value });
+    disposeIn(out);
+    try {
+      const r = await api("GET", `/v1/basket/rules?${q}`);
+      const box = el("div", { class: "chart", id: "basket-chart" });
+      const rule = (x) => `${x.antecedent.join(" + ")} ⇒ ${x.consequent.join(" + ")}`;
+      out.replaceChildren(el("p", { class: "muted", id: "basket-summary" },
+        `${t("baskets")}: ${fmt(r.baskets)} · ${t("itemsets")}: ${fmt(r.itemsets)} · ${t("rules_total")}: ${fmt(r.rules_total)}`),
+      el("div", { class: "card" }, box), table([
+        { title: t("rule"), cell: rule },
+        { title: t("baskets"), num: true, cell: (x) => fmt(x.count) },
+        { title: t("support"), num: true, cell: (x) => fmt(x.support, "ratio") },
+        { title: t("confidence"), num: true, cell: (x) => fmt(x.confidence, "ratio") },
+        { title: t("lift"), num: true, cell: (x) => x.lift.toFixed(2) },
+      ], r.rules));
+      out.querySelector("table").id = "basket-table";
+      out.dataset.query = q.toString();
+      chart(box, { tooltip: { formatter: (p) => { const x = r.rules[p.dataIndex];
+          return `${rule(x)}<br>${t("support")} ${fmt(x.support, "ratio")} · ${t("confidence")} ${fmt(x.confidence, "ratio")} · ${t("lift")} ${x.lift.toFixed(2)}`; } },
+        animation: false, grid: { left: 60, right: 30, top: 40, bottom: 50 },
+        xAxis: { type: "value", name: t("support"), nameLocation: "middle", nameGap: 30, scale: true, axisLabel: { formatter: (v) => `${+(v * 100).toFixed(2)}%` } },
+        yAxis: { type: "value", name: t("confidence"), scale: true, axisLabel: { formatter: (v) => `${Math.round(v * 100)}%` } },
+        series: [{ type: "scatter", data: r.rules.map((x) => [x.support, x.confidence, x.lift]),
+          symbolSize: (v) => Math.min(48, 6 + 6 * v[2]) }] });
+    } catch (e) { out.replaceChildren(errorBox(e)); }
+  };
+  view.append(el("form", { class: "card inline", id: "basket-form", onsubmit: (ev) => { ev.preventDefault(); run(); } },
+    el("label", {}, t("min_support"), support), el("label", {}, t("min_confidence"), confidence), el("label", {}, t("min_lift"), lift),
+    el("label", {}, t("top"), top), el("label", {}, t("level"), level), el("label", {}, t("per"), per),
+    el("button", { class: "primary", type: "submit", id: "basket-run" }, t("run"))), out);
+  return run();
+}
+
+async function jobsPage(view) {
+  view.append(el("h1", {}, t("jobs")));
+  const asOf = el("input", { id: "jobs-as-of", type: "date" });
+  const list = el("div", { id: "jobs-list" });
+  const refresh = async () => {
+    const { jobs } = await api("GET", "/v1/jobs");
+    list.replaceChildren(jobs.length === 0 ? el("p", { class: "muted" }, t("no_data")) : table([
+      { title: "#", num: true, cell: (j) => j.id },
+      { title: t("kind"), cell: (j) => j.kind },
+      { title: t("state"), cell: (j) => t(j.state) },
+      { title: t("stage"), cell: (j) => (j.stage ? `${j.step}/${j.steps || "?"} ${j.stage}` : "–") },
+      { title: t("started"), cell: (j) => j.started_at },
+      { title: t("message"), cell: (j) => j.message || "" },
+    ], jobs));
+  };
+  const dated = (model) => () => api("POST", "/v1/jobs/train", asOf.value ? { model, as_of: asOf.value } : { model });
+  const reload = async () => { if (state.routes.has("/v1/recommendations/reload")) await api("POST", "/v1/recommendations/reload"); };
+  const controls = [
+    state.routes.has("/v1/jobs/compute") ? jobControl("job-compute", t("recompute"), () => api("POST", "/v1/jobs/compute"), refresh) : null,
+    jobControl("job-churn", t("train_churn"), train("churn"), refresh),
+    jobControl("job-clusters", t("train_clusters"), train("clusters"), refresh),
+    jobControl("job-clv", t("train_clv"), dated("clv"), refresh),
+    jobControl("job-replenishment", t("train_replenishment"), dated("replenishment"), refresh),
+    jobControl("job-recommend", t("train_recommend"), train("recommend"), async () => { await reload(); await refresh(); }),
+  ];
+  view.append(el("form", { class: "card inline", onsubmit: (ev) => ev.preventDefault() }, el("label", {}, t("as_of"), asOf)),
+    el("div", { class: "grid jobs" }, controls), el("h2", {}, t("jobs")), list);
+  await refresh();
 }
 
 // ---- shell ---------------------------------------------------------------

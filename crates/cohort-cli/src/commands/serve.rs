@@ -80,7 +80,15 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     let duckdb = Arc::new(ctx.store);
     // The query routes read the same store the collector writes.
     let analytics = Arc::new(
-        AnalyticsService::new(duckdb.clone(), shop, ctx.config.kpi.clone()).with_segments(ctx.config.segments.clone()),
+        AnalyticsService::new(duckdb.clone(), shop, ctx.config.kpi.clone())
+            .with_segments(ctx.config.segments.clone())
+            .with_training(cohort_server::TrainingSettings {
+                churn: ctx.config.churn.clone(),
+                clusters: ctx.config.clusters.clone(),
+                clv: ctx.config.clv,
+                replenish: ctx.config.replenish,
+                recommend: ctx.config.recommend.clone(),
+            }),
     );
     let tag_rules = ctx.config.tags.rules()?;
     let store: Arc<dyn EventStore> = duckdb.clone();
