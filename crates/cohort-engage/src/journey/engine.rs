@@ -324,7 +324,7 @@ impl JourneyEngine {
                 run.step += 1;
                 run.wake_at = None;
                 run.waiting_event.clear();
-                self.plan(spec, run, now, &mut fx).await?;
+                self.plan_checked(spec, run, now, &mut fx).await?;
             }
         }
         let mut entered = Vec::new();
@@ -336,7 +336,7 @@ impl JourneyEngine {
             let mut conn = self.outbox.pool().acquire().await?;
             if let Entry::Entered(run) = self.insert_run(&mut conn, spec, &event.person, event.vars(), "", now).await? {
                 entered.push(run.id);
-                self.plan(spec, run, now, &mut fx).await?;
+                self.plan_checked(spec, run, now, &mut fx).await?;
             }
         }
         self.apply(fx, now).await?;
@@ -390,7 +390,7 @@ impl JourneyEngine {
             let mut fx = Effects::default();
             for entry in &done {
                 if let Entry::Entered(run) = entry {
-                    self.plan(self.spec(&run.journey)?, run.clone(), now, &mut fx).await?;
+                    self.plan_checked(self.spec(&run.journey)?, run.clone(), now, &mut fx).await?;
                 }
             }
             self.apply(fx, now).await?;
@@ -520,9 +520,35 @@ impl JourneyEngine {
                     run.waiting_event.clear();
                 }
                 run.wake_at = None;
-                self.plan(spec, run, now, &mut fx).await?;
+                self.plan_checked(spec, run, now, &mut fx).await?;
             }
             report.sent += self.apply(fx, now).await?;
+        }
+    }
+
+    /// [`JourneyEngine::plan`], except that a run whose steps cannot be
+    /// worked out for reasons of its own (a template variable its contact
+    /// lacks, a bad offer) ends `exited` with reason `error: …` instead of
+    /// failing the tick or the entry for everyone; store failures still
+    /// propagate.
+    async fn plan_checked(
+        &self,
+        spec: &JourneySpec,
+        run: RunRecord,
+        now: DateTime<Utc>,
+        fx: &mut Effects,
+    ) -> Result<()> {
+        let (id, marks) = (run.id, (fx.sends.len(), fx.tasks.len(), fx.writes.len()));
+        match self.plan(spec, run, now, fx).await {
+            Err(e) if e.is_user_error() => {
+                tracing::warn!(journey = %spec.id, run = id, error = %e, "journey run ended on an error");
+                fx.sends.truncate(marks.0);
+                fx.tasks.truncate(marks.1);
+                fx.writes.truncate(marks.2);
+                fx.writes.push(RunWrite::End { id, status: RunStatus::Exited, reason: format!("error: {e}") });
+                Ok(())
+            }
+            other => other,
         }
     }
 

@@ -486,3 +486,42 @@ async fn one_tick_wakes_more_than_a_batch_and_sends_each_reminder_once() {
     assert_eq!((r.step, r.waiting_event.as_str()), (2, "Order Completed"));
     assert_eq!(engine.tick().await.unwrap(), Default::default());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_cannot_be_rendered_ends_without_blocking_the_tick() {
+    let e = env().await;
+    // "anon" has an address but no name: the reminder's {{name}} cannot be filled.
+    let directory: Arc<dyn Directory> = Arc::new(|person: &PersonId, _: ChannelKind| {
+        let mut vars = Vars::new();
+        if person.as_str() != "anon" {
+            vars.insert("name".into(), format!("会员{}", person.as_str()));
+        }
+        Some(Contact { person: person.clone(), recipient: person.as_str().into(), vars, peak_hour: None })
+    });
+    let engine =
+        JourneyEngine::new(e.outbox.clone(), vec![playbooks::cart_abandonment(4)], directory, Arc::new(NoIssuer))
+            .unwrap();
+    for p in ["anon", "p1"] {
+        let ev = JourneyEvent {
+            person: pid(p),
+            name: "Product Added".into(),
+            at: t0(),
+            properties: serde_json::json!({"product": "冷萃"}).as_object().cloned().unwrap(),
+        };
+        engine.on_event(&ev).await.unwrap();
+    }
+    e.clock.advance(Duration::hours(4));
+    assert_eq!(engine.tick().await.unwrap().sent, 1);
+    assert_eq!(
+        bodies(&e.outbox.messages_of("cart_abandonment").await.unwrap()),
+        [("p1".to_string(), "会员p1，您购物车里的冷萃还在等您，库存有限哦".to_string())]
+    );
+    let anon = engine.runs_of(&pid("anon")).await.unwrap().remove(0);
+    assert_eq!(anon.status, RunStatus::Exited);
+    assert!(
+        anon.end_reason.starts_with("error: template") && anon.end_reason.contains("{{name}}"),
+        "{}",
+        anon.end_reason
+    );
+    assert_eq!(engine.tick().await.unwrap(), Default::default());
+}
