@@ -1,7 +1,9 @@
 //! The daily entry job on a generated shop: N users over 2025 in an
 //! in-memory DuckDB store, the job run on 1 January 2026 with every
 //! playbook, then again (nobody enters twice). Reports how long reading the
-//! facts, planning and entering take, and who entered which journey. No
+//! facts, planning and entering take, and who entered which journey; then
+//! a 20% price drop on 20 products (who carted or wished them in the last
+//! 30 days without buying). No
 //! churn model is trained here, so nobody is recalled.
 //!
 //! ```text
@@ -18,9 +20,10 @@ use cohort_engage::campaign::{Contact, NoIssuer};
 use cohort_engage::channel::{ChannelKind, Sink, Vars};
 use cohort_engage::clock::ManualClock;
 use cohort_engage::journey::entry::{self, EntrySettings, EntrySources};
+use cohort_engage::journey::price_drop::{self, PriceChange};
 use cohort_engage::journey::{playbooks, JourneyEngine};
 use cohort_engage::outbox::{Outbox, OutboxOptions};
-use cohort_model::{PersonId, ShopTime};
+use cohort_model::{Money, PersonId, ShopTime};
 use cohort_store::{AudienceStore, EventStore, WriteSource};
 
 #[tokio::main(flavor = "multi_thread")]
@@ -89,6 +92,29 @@ async fn main() -> anyhow::Result<()> {
         again.total_entered(),
         again.already_entered,
         again.not_allowed,
+        t.elapsed().as_secs_f64()
+    );
+    // Price drops: 20% off the first 20 catalogue products with a price.
+    let changes: Vec<PriceChange> = store
+        .products()?
+        .into_iter()
+        .filter_map(|p| {
+            let old = p.price.filter(|m| m.fen() >= 100)?;
+            Some(PriceChange {
+                product: p.id,
+                name: p.name,
+                old_price: old,
+                new_price: Money::from_fen(old.fen() * 4 / 5),
+            })
+        })
+        .take(20)
+        .collect();
+    let t = Instant::now();
+    let drops = price_drop::on_price_changes(&engine, store.clone(), changes, 30).await?;
+    println!(
+        "price drops on 20 products (30 days): {} events, {} runs entered in {:.2} s",
+        drops.events,
+        drops.entered,
         t.elapsed().as_secs_f64()
     );
     Ok(())
