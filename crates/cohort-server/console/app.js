@@ -27,6 +27,7 @@ const I18N = {
     itemsets: "频繁项集", rfm_grid: "RFM 矩阵（最近购买 R × 购买频次 F）", recency_score: "R 分（5 = 最近）",
     frequency_score: "F 分（5 = 最频繁）", avg_monetary: "平均消费", movement: "分层变化趋势",
     tier_shares: "价值分层占比（月末）", stage_shares: "生命周期占比（月末）",
+    transitions: "分层迁移", transitions_hint: "行：起始日所在分层；列：结束日所在分层", stayed: "未变化", not_known: "尚未出现",
     save_audience: "保存人群", audience_id: "人群 ID", audience_name: "名称", kind: "类型", static: "静态（保存时快照）",
     dynamic: "动态", saved_audiences: "已保存人群", export_csv: "导出 CSV", export_ndjson: "导出 NDJSON", saved: "已保存",
     created: "创建时间", train_churn: "训练流失模型", train_clusters: "训练行为聚类", train_clv: "拟合客户价值",
@@ -56,6 +57,7 @@ const I18N = {
     itemsets: "Frequent itemsets", rfm_grid: "RFM grid (recency R × frequency F)", recency_score: "R score (5 = most recent)",
     frequency_score: "F score (5 = most orders)", avg_monetary: "Average spend", movement: "Movement over time",
     tier_shares: "Value tier shares (period end)", stage_shares: "Lifecycle stage shares (period end)",
+    transitions: "Transitions", transitions_hint: "rows: segment on the first day; columns: segment on the second", stayed: "stayed", not_known: "not known yet",
     save_audience: "Save audience", audience_id: "Audience id", audience_name: "Name", kind: "Kind", static: "static (snapshot when saved)",
     dynamic: "dynamic", saved_audiences: "Saved audiences", export_csv: "Export CSV", export_ndjson: "Export NDJSON", saved: "Saved",
     created: "Created", train_churn: "Train churn model", train_clusters: "Train clusters", train_clv: "Fit CLV",
@@ -288,8 +290,45 @@ async function renderSegments(box) {
           series: segs.map((seg) => ({ name: name(seg), type: "line", stack: "share", areaStyle: {}, symbol: "none",
             data: history.map((h) => Math.round(1000 * (h.shares.find((x) => x.dimension === dimension && x.segment === seg) || { share: 0 }).share) / 10) })) });
       }
+      if (history.length >= 2 && state.routes.has("/v1/segments/transitions")) {
+        const moves = transitionsCard(history[history.length - 2].as_of_date, history[history.length - 1].as_of_date, name);
+        box.append(el("h2", {}, t("transitions")), moves.card);
+        await moves.run();
+      }
     }
   }
+}
+
+// Who moved from which segment to which between two days (heatmap).
+function transitionsCard(from, to, name) {
+  const fromIn = el("input", { id: "transitions-from", type: "date", value: from });
+  const toIn = el("input", { id: "transitions-to", type: "date", value: to });
+  const dim = el("select", { id: "transitions-dimension" }, [["value_tier", "value_tiers"], ["lifecycle", "lifecycle"]].map(([v, k]) => el("option", { value: v }, t(k))));
+  const out = el("div", { id: "transitions-result" });
+  const label = (seg) => (seg === "not_known" ? t("not_known") : name(seg));
+  const run = async () => {
+    disposeIn(out);
+    try {
+      const q = new URLSearchParams({ from: fromIn.value, to: toIn.value, dimension: dim.value });
+      const r = await api("GET", `/v1/segments/transitions?${q}`);
+      const chartBox = el("div", { class: "chart", id: "transitions-chart" });
+      out.replaceChildren(el("p", { class: "muted", id: "transitions-summary" },
+        `${r.from} → ${r.to} · ${t("persons")}: ${fmt(r.persons)} · ${t("stayed")}: ${fmt(r.stayed)} (${fmt(r.persons ? r.stayed / r.persons : 0, "ratio")}) · ${t("transitions_hint")}`), chartBox);
+      out.dataset.query = q.toString();
+      const max = Math.max(1, ...r.cells.map((c) => c.persons));
+      chart(chartBox, { tooltip: { formatter: (p) => `${label(r.from_segments[p.value[1]])} → ${label(r.to_segments[p.value[0]])}: ${fmt(p.value[2])}` },
+        grid: { left: 110, right: 90, top: 10, bottom: 60 },
+        xAxis: { type: "category", data: r.to_segments.map(label), axisLabel: { interval: 0, rotate: 30 } },
+        yAxis: { type: "category", data: r.from_segments.map(label), inverse: true },
+        visualMap: { min: 0, max, orient: "vertical", right: 0, top: "middle", itemHeight: 160, calculable: true },
+        series: [{ type: "heatmap", label: { show: true },
+          data: r.cells.map((c) => [r.to_segments.indexOf(c.to), r.from_segments.indexOf(c.from), c.persons]) }] });
+    } catch (e) { out.replaceChildren(errorBox(e)); }
+  };
+  const card = el("div", { class: "card" }, el("form", { class: "inline", onsubmit: (ev) => { ev.preventDefault(); run(); } },
+    el("label", {}, t("from"), fromIn), el("label", {}, t("to"), toIn), el("label", {}, t("breakdown"), dim),
+    el("button", { class: "primary", type: "submit", id: "transitions-run" }, t("run"))), out);
+  return { card, run };
 }
 
 // A button that starts a background job (`start` answers the job) and

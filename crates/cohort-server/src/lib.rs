@@ -36,6 +36,7 @@ pub mod keys;
 mod lifetime;
 mod loyalty;
 mod metrics;
+mod moves;
 mod openapi;
 mod predict;
 mod recommend;

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
 use crate::{
-    analytics, audience, basket, engage, insight, lifetime, loyalty, predict, recommend, reviews, train, AppState,
+    analytics, audience, basket, engage, insight, lifetime, loyalty, moves, predict, recommend, reviews, train, AppState,
 };
 
 /// One route of the API.
@@ -96,6 +96,7 @@ pub const ROUTES: &[Route] = &[
     admin("POST", "/v1/reviews/classify", "Sentiment (P(positive)) and complaint topics of review texts"),
     admin("GET", "/v1/reviews/topics", "The last complaint-topic report of the store's reviews"),
     admin("GET", "/v1/segments", "People per value tier, lifecycle stage, behaviour type and RFM segment"),
+    admin("GET", "/v1/segments/transitions", "People per (segment on one day, segment on a later day): who moved where"),
     admin("POST", "/v1/jobs/compute", "Recompute every profile in the background; answers the job"),
     admin("GET", "/v1/jobs/{id}", "A background job's state and progress"),
     admin("GET", "/v1/jobs", "Every background job of this server run, newest first"),
@@ -170,6 +171,7 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/reviews/classify") => router.route(route.path, post(reviews::classify)),
             (None, "/v1/reviews/topics") => router.route(route.path, get(reviews::topics)),
             (None, "/v1/segments") => router.route(route.path, get(insight::segments)),
+            (None, "/v1/segments/transitions") => router.route(route.path, get(moves::transitions)),
             (None, "/v1/jobs/compute") => router.route(route.path, post(insight::start_compute)),
             (None, "/v1/jobs/{id}") => router.route(route.path, get(insight::job)),
             (None, "/v1/jobs") => router.route(route.path, get(insight::jobs)),

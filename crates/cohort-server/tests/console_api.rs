@@ -205,6 +205,38 @@ async fn segments_carry_the_rfm_grid() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_count_who_moved_between_two_days() {
+    // Lifecycle 20 days ago → today (no registration dates: registered = first activity):
+    // p1 active (10 days idle) → active (2); p2, p3 known but never active → churned, then
+    // active (10 days); p4 active (20 days) → silent_light (40 days).
+    let s = start().await;
+    let today = ShopTime::default().date(Utc::now());
+    let from = today - Days::days(20);
+    let path = format!("/v1/segments/transitions?from={from}&to={today}&dimension=lifecycle");
+    let (status, body) = s.call("GET", &path, ADMIN_KEY, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["persons"].as_u64(), body["stayed"].as_u64()), (Some(4), Some(1)), "{body}");
+    assert_eq!(
+        body["cells"],
+        json!([
+            {"from": "active", "to": "active", "persons": 1},
+            {"from": "active", "to": "silent_light", "persons": 1},
+            {"from": "churned", "to": "active", "persons": 2},
+        ]),
+        "{body}"
+    );
+    assert_eq!(body["from_segments"][0], "not_known");
+    // Value tiers: the four are counted once each on the later day.
+    let (_, body) = s.call("GET", &format!("/v1/segments/transitions?from={from}&to={today}"), ADMIN_KEY, None).await;
+    let total: u64 = body["cells"].as_array().unwrap().iter().map(|c| c["persons"].as_u64().unwrap()).sum();
+    assert_eq!((body["dimension"].as_str(), total), (Some("value_tier"), 4), "{body}");
+    let (status, body) =
+        s.call("GET", &format!("/v1/segments/transitions?from={today}&to={from}"), ADMIN_KEY, None).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_input")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("must be before to"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audiences_export_as_csv_and_ndjson_with_pii_by_role() {
     let s = start().await;
     let filter = "count(orders, 90d) >= 1 and user.city = \"上海\"";
@@ -281,7 +313,9 @@ async fn training_jobs_report_stages_and_finish() {
     let (status, _) = s.call("POST", "/v1/jobs/train", WRITE_KEY, Some(json!({"model": "churn"}))).await;
     assert_eq!(status, 403);
     let (_, doc) = s.call("GET", "/openapi.json", ADMIN_KEY, None).await;
-    for path in ["/v1/jobs/train", "/v1/jobs", "/v1/basket/rules", "/v1/audiences/{id}/export"] {
+    for path in
+        ["/v1/jobs/train", "/v1/jobs", "/v1/basket/rules", "/v1/audiences/{id}/export", "/v1/segments/transitions"]
+    {
         assert!(doc["paths"].get(path).is_some(), "{path} missing from OpenAPI");
     }
 }

@@ -89,6 +89,22 @@ try {
     const size = await page.$eval(`#${id} canvas`, (c) => [c.width, c.height]);
     check(size[0] > 0 && size[1] > 0, `segments: ${id} renders (${size[0]}×${size[1]})`);
   }
+  // Transitions between the last two period ends: the columns add up to the
+  // segment history's last period, the rows (people known then) to the one before.
+  await page.waitForSelector("#transitions-result[data-query] #transitions-chart canvas");
+  const board = await apiJson(page, "POST", "/v1/query/kpi", { period: "month", history_periods: 12 });
+  const [before, last] = board.segment_history.slice(-2);
+  const moves = await apiJson(page, "GET", `/v1/segments/transitions?from=${before.as_of_date}&to=${last.as_of_date}&dimension=value_tier`);
+  const shownQuery = await page.getAttribute("#transitions-result", "data-query");
+  check(shownQuery === `from=${before.as_of_date}&to=${last.as_of_date}&dimension=value_tier`, `transitions shown for ${shownQuery}`);
+  const sums = (key) => moves.cells.reduce((m, c) => ({ ...m, [c[key]]: (m[c[key]] || 0) + c.persons }), {});
+  const byTo = sums("to");
+  const byFrom = sums("from");
+  const tiers = (period) => period.shares.filter((x) => x.dimension === "value_tier");
+  check(tiers(last).every((x) => (byTo[x.segment] || 0) === x.persons) && moves.persons === last.persons,
+    `transitions into each tier on ${last.as_of_date} equal the segment history: ${tiers(last).map((x) => `${x.segment} ${x.persons}`).join(", ")}`);
+  check(tiers(before).every((x) => (byFrom[x.segment] || 0) === x.persons),
+    `transitions out of each tier on ${before.as_of_date} equal the segment history (${before.persons} known, ${byFrom.not_known || 0} new since)`);
   const segs = await apiJson(page, "GET", "/v1/segments");
   const gridTotal = segs.rfm_grid.reduce((n, c) => n + c.persons, 0);
   check(segs.rfm_grid.length === 25 && gridTotal === segs.rfm_scored && gridTotal > 0,
