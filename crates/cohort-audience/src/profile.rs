@@ -15,16 +15,18 @@
 //! tags), and reloaded in full after anything that rewrites many people at
 //! once (a tag recompute, a profile compute, a model scoring run).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use chrono::{DateTime, Utc};
 use cohort_model::{Event, PersonId, Profile, User};
 use cohort_store::{AudienceStore, EventStore, PersonHistory, PersonTag, TagChange};
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::pii::Pii;
+use crate::pii::{is_pii_key, Pii};
 use crate::AudienceError;
 
 /// Tag changes a profile shows (the newest).
@@ -55,6 +57,10 @@ pub struct PersonView {
     pub recent: Vec<Event>,
     /// Whether `recent` holds every event of the person.
     pub all_events: bool,
+    /// The JSON of [`PersonView::render`] with [`EVENTS_KEPT`] events,
+    /// masked and shown, made on first use (a view never changes: the book
+    /// replaces it).
+    rendered: [OnceLock<Arc<[u8]>>; 2],
 }
 
 /// Instants as the store keeps them (microseconds).
@@ -93,6 +99,7 @@ impl PersonView {
             scores: tags.person_scores(person)?,
             all_events: events.len() < recent,
             recent: events,
+            rendered: Default::default(),
         }))
     }
 
@@ -101,9 +108,26 @@ impl PersonView {
         self.all_events || n <= self.recent.len()
     }
 
+    /// [`PersonView::render`] as JSON bytes; made once per mask for the
+    /// default [`EVENTS_KEPT`] events and shared after.
+    pub fn render_bytes(&self, pii: Pii, n: usize) -> Arc<[u8]> {
+        let json = || Arc::from(serde_json::to_vec(&self.answer(pii, n)).unwrap_or_default());
+        if n != EVENTS_KEPT {
+            return json();
+        }
+        self.rendered[usize::from(pii == Pii::Shown)].get_or_init(json).clone()
+    }
+
     /// The profile route's JSON, with `n` recent events and personal data
     /// masked as `pii` says.
     pub fn render(&self, pii: Pii, n: usize) -> Value {
+        serde_json::to_value(self.answer(pii, n)).unwrap_or_default()
+    }
+
+    /// The answer, borrowing the view (serialised straight to bytes: no
+    /// intermediate JSON tree, no copy of an event whose properties need no
+    /// mask).
+    fn answer(&self, pii: Pii, n: usize) -> Answer<'_> {
         let user = self.user.as_ref().map(|u| {
             json!({
                 "registered_at": u.registered_at, "platform": u.platform, "channel": u.channel,
@@ -113,32 +137,65 @@ impl PersonView {
                 "traits": pii.traits(&u.traits),
             })
         });
-        let tags: Vec<Value> = self.tags.iter().map(|t| json!({"tag": t.tag, "since": t.since})).collect();
-        let recent: Vec<Value> = self
+        let recent_events = self
             .recent
             .iter()
             .take(n)
             .map(|e| {
-                let mut e = e.clone();
-                e.properties = pii.traits(&e.properties);
-                serde_json::to_value(e).unwrap_or_default()
+                if pii == Pii::Shown || !e.properties.keys().any(|k| is_pii_key(k)) {
+                    Cow::Borrowed(e)
+                } else {
+                    let mut e = e.clone();
+                    e.properties = pii.traits(&e.properties);
+                    Cow::Owned(e)
+                }
             })
             .collect();
-        let segments = self.profile.as_ref().map(|p| {
-            json!({"value_tier": p.value_tier, "lifecycle": p.lifecycle, "behaviour": p.behaviour, "rfm_segment": p.rfm_segment})
-        });
-        json!({
-            "person_id": self.person_id,
-            "user": user,
-            "segments": segments,
-            "tags": tags,
-            "tag_history": self.tag_history,
-            "scores": self.scores,
-            "recent_events": recent,
-            "profile": self.profile,
-            "pii": if pii == Pii::Shown { "shown" } else { "masked" },
-        })
+        Answer {
+            person_id: &self.person_id,
+            user,
+            segments: self.profile.as_ref().map(|p| Segments {
+                value_tier: &p.value_tier,
+                lifecycle: &p.lifecycle,
+                behaviour: &p.behaviour,
+                rfm_segment: &p.rfm_segment,
+            }),
+            tags: self.tags.iter().map(|t| TagSince { tag: &t.tag, since: t.since }).collect(),
+            tag_history: &self.tag_history,
+            scores: &self.scores,
+            recent_events,
+            profile: self.profile.as_ref(),
+            pii: if pii == Pii::Shown { "shown" } else { "masked" },
+        }
     }
+}
+
+/// The profile route's answer.
+#[derive(Serialize)]
+struct Answer<'a> {
+    person_id: &'a PersonId,
+    user: Option<Value>,
+    segments: Option<Segments<'a>>,
+    tags: Vec<TagSince<'a>>,
+    tag_history: &'a [TagChange],
+    scores: &'a [Value],
+    recent_events: Vec<Cow<'a, Event>>,
+    profile: Option<&'a Profile>,
+    pii: &'static str,
+}
+
+#[derive(Serialize)]
+struct Segments<'a> {
+    value_tier: &'a cohort_model::ValueTier,
+    lifecycle: &'a cohort_model::LifecycleStage,
+    behaviour: &'a cohort_model::BehaviourType,
+    rfm_segment: &'a Option<cohort_model::RfmSegment>,
+}
+
+#[derive(Serialize)]
+struct TagSince<'a> {
+    tag: &'a str,
+    since: DateTime<Utc>,
 }
 
 /// What a lookup in the book found.
@@ -249,6 +306,7 @@ impl ProfileBook {
                 scores: scores.remove(&person).unwrap_or_default(),
                 recent,
                 person_id: person,
+                rendered: Default::default(),
             }
         };
         events.scan_histories(&mut |history| {
@@ -323,6 +381,7 @@ impl ProfileBook {
             scores,
             recent: history.map(|h| newest(h, self.keep)).unwrap_or_default(),
             all_events: history.is_none_or(|h| h.events.len() <= self.keep),
+            rendered: Default::default(),
         };
         self.people.write().unwrap_or_else(|e| e.into_inner()).insert(person.clone(), Arc::new(view));
         Ok(())

@@ -1,7 +1,9 @@
 //! Tags and profiles benchmark (docs/audiences.md), on a generated shop in a
 //! DuckDB store in a temporary directory:
-//! 1. full tag recompute of everyone with the six example rules;
-//! 2. `GET /v1/profiles/{user}` open loop at `RATE` requests/s for
+//! 1. full tag recompute of everyone with the six example rules (time and
+//!    peak resident memory);
+//! 2. the profile book's load (time, resident memory per person held), then
+//!    `GET /v1/profiles/{user}` open loop at `RATE` requests/s for
 //!    `SECONDS` over 64 keep-alive connections on loopback, latency from
 //!    each request's scheduled send time (no coordinated omission);
 //! 3. event → tag latency: a new person's sixth mother-and-baby view is
@@ -24,6 +26,20 @@ use cohort_store::{EventStore, WriteSource};
 use serde_json::json;
 
 const ADMIN: &str = "ak_bench";
+
+/// A field of /proc/self/status in MiB (VmRSS now, VmHWM the peak).
+fn proc_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.trim_start_matches(':').split_whitespace().next()?.parse::<f64>().ok());
+    kib.unwrap_or(0.0) / 1024.0
+}
+
+/// Starts a new peak (VmHWM) from the current resident size.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
 const WRITE: &str = "wk_bench";
 
 fn percentiles(mut v: Vec<f64>) -> serde_json::Value {
@@ -60,10 +76,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let rules = parse_rules(&example_rules(), "bench")?;
     let engine = TagEngine::new(rules.clone(), ShopTime::default());
+    reset_peak();
+    let rss_before_recompute = proc_mib("VmRSS");
     let first = engine.recompute_all(store.as_ref(), store.as_ref(), as_of)?;
+    let recompute_peak = proc_mib("VmHWM");
     let again = engine.recompute_all(store.as_ref(), store.as_ref(), as_of)?;
     eprintln!(
-        "tag recompute: {:.0} ms (first, {} gained), {:.0} ms (no change)",
+        "tag recompute: {:.0} ms (first, {} gained), {:.0} ms (no change); peak RSS {recompute_peak:.0} MiB \
+         (from {rss_before_recompute:.0})",
         first.millis, first.gained, again.millis
     );
 
@@ -75,8 +95,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     let events: Arc<dyn EventStore> = store.clone();
+    let rss_before_book = proc_mib("VmRSS");
+    let book_started = Instant::now();
     let audience =
         AudienceService::start(events.clone(), store.clone(), rules, ShopTime::default(), Arc::new(SystemClock))?;
+    if !audience.wait_idle(Duration::from_secs(3600)) {
+        return Err("the profile book did not load".into());
+    }
+    let book_s = book_started.elapsed().as_secs_f64();
+    let held = audience.profiles_held();
+    let rss_after_book = proc_mib("VmRSS");
+    let per_person_bytes = (rss_after_book - rss_before_book) * 1024.0 * 1024.0 / held.max(1) as f64;
+    eprintln!(
+        "profile book: {held} persons in {book_s:.1}s, RSS {rss_before_book:.0} → {rss_after_book:.0} MiB \
+         ({per_person_bytes:.0} bytes a person)"
+    );
     let services = Services { audience: Some(audience), ..Services::default() };
     let server = Server::start_with(config, ShopTime::default(), events, services, std::future::pending()).await?;
     let url = format!("http://{}", server.addr());
@@ -177,7 +210,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let result = json!({
         "shop": {"users": summary.users, "days": days, "events": summary.events, "orders": summary.orders,
                  "persons": first.persons, "generate_s": generated_s, "profiles_s": profiles_s},
-        "recompute": {"first_ms": first.millis, "unchanged_ms": again.millis, "gained": first.gained, "counts": first.counts},
+        "recompute": {"first_ms": first.millis, "unchanged_ms": again.millis, "gained": first.gained, "counts": first.counts,
+                      "rss_before_mib": rss_before_recompute, "peak_rss_mib": recompute_peak},
+        "profile_book": {"persons": held, "load_s": book_s, "rss_before_mib": rss_before_book,
+                         "rss_after_mib": rss_after_book, "bytes_per_person": per_person_bytes},
         "profile_lookup": {"rate": rate, "seconds": seconds, "achieved_rps": achieved, "errors": errors,
                            "latency": percentiles(lookups)},
         "event_to_tag": percentiles(tag_latency),

@@ -433,7 +433,10 @@ pub(crate) async fn profile(
         _ => blocking(move || service.profile_view(&person, n)).await,
     };
     match view {
-        Ok(Some(view)) => Json(view.render(pii, n)).into_response(),
+        Ok(Some(view)) => {
+            ([(axum::http::header::CONTENT_TYPE, "application/json")], view.render_bytes(pii, n).to_vec())
+                .into_response()
+        }
         Ok(None) => fail(AudienceError::NotFound { what: "person", name: user }),
         Err(r) => *r,
     }

@@ -301,6 +301,8 @@ fn assert_book_is_the_store(audience: &AudienceService, people: &[PersonId]) {
             let store = audience.profile_view_from_store(person, n).unwrap().expect("in the store");
             for pii in [Pii::Masked, Pii::Shown] {
                 assert_eq!(book.render(pii, n), store.render(pii, n), "{person} differs (events={n}, {pii:?})");
+                let bytes: Value = serde_json::from_slice(&book.render_bytes(pii, n)).unwrap();
+                assert_eq!(bytes, store.render(pii, n), "{person}'s cached JSON differs (events={n}, {pii:?})");
             }
         }
     }
