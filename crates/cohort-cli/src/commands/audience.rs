@@ -98,9 +98,18 @@ pub enum AudienceCommand {
         /// Write here instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
-        /// POST the members to this URL (NDJSON body) instead.
+        /// POST the members to this URL (NDJSON body) instead, signed with
+        /// `--webhook-secret` (headers x-cohort-timestamp and
+        /// x-cohort-signature: sha256=HMAC(secret, "{timestamp}.{body}")).
         #[arg(long)]
         webhook: Option<String>,
+        /// The webhook's shared HMAC secret.
+        #[arg(long, env = "COHORT_WEBHOOK_SECRET", hide_env_values = true)]
+        webhook_secret: Option<String>,
+        /// Attempts before the export fails (408, 429, 5xx and connection
+        /// errors are retried after 1 s, 2 s, 4 s…; other answers are not).
+        #[arg(long, default_value_t = 5)]
+        webhook_attempts: u32,
     },
     /// Delete a saved audience.
     Delete {
@@ -160,7 +169,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        AudienceCommand::Export { which, format, output, webhook } => {
+        AudienceCommand::Export { which, format, output, webhook, webhook_secret, webhook_attempts } => {
             let format = match format.as_str() {
                 "csv" => ExportFormat::Csv,
                 "ndjson" | "jsonl" => ExportFormat::Ndjson,
@@ -168,25 +177,26 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             };
             let rows = rows_of(ctx, &which)?;
             if let Some(url) = webhook {
+                let Some(secret) = webhook_secret.filter(|s| !s.is_empty()) else {
+                    bail!("--webhook: exports are signed; give --webhook-secret or set COHORT_WEBHOOK_SECRET");
+                };
                 let mut body = Vec::new();
                 export(&rows, ExportFormat::Ndjson, &mut body)?;
+                let target = cohort_audience::webhook::WebhookTarget {
+                    max_attempts: webhook_attempts.max(1),
+                    ..cohort_audience::webhook::WebhookTarget::new(url.clone(), secret)
+                };
+                let delivery_id = format!("{}-{}", which.id, chrono::Utc::now().timestamp_millis());
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                let status = runtime
-                    .block_on(async {
-                        reqwest::Client::new()
-                            .post(&url)
-                            .header("content-type", "application/x-ndjson")
-                            .header("x-cohort-audience", which.id.as_str())
-                            .body(body)
-                            .send()
-                            .await
-                            .map(|r| r.status())
-                    })
-                    .with_context(|| format!("cannot POST to {url}"))?;
-                if !status.is_success() {
-                    bail!("the webhook {url} answered {status}");
-                }
-                eprintln!("posted {} members of {:?} to {url} ({status})", rows.len(), which.id);
+                let delivered =
+                    runtime.block_on(cohort_audience::webhook::deliver(&target, &which.id, &delivery_id, &body))?;
+                eprintln!(
+                    "posted {} members of {:?} to {url} (HTTP {}, attempt {}, delivery {delivery_id})",
+                    rows.len(),
+                    which.id,
+                    delivered.status,
+                    delivered.attempts
+                );
                 return Ok(());
             }
             match output {
