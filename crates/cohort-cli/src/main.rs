@@ -135,7 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rejected(args) => commands::rejected::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
         Command::Points(args) => commands::points::run(&ctx, args),
-        Command::Campaign(args) => commands::campaign::run(&ctx, args),
+        Command::Campaign(args) => commands::campaign::run(ctx, args),
         Command::Experiment(args) => commands::experiment::run(args),
         Command::Journey(args) => commands::journey::run(ctx, args),
         Command::Recommend(args) => commands::recommend::run(&ctx, args),

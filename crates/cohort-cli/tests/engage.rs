@@ -155,3 +155,58 @@ min_revenue_to_cost = 3.0
     let again = ok(&store, &["campaign", "launch", "--spec", &spec, "--contacts", &contacts]);
     assert!(again.contains("offers issued 0") && again.contains("already launched 20"), "{again}");
 }
+
+#[test]
+fn journeys_list_enter_runs_and_the_daily_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    let list = ok(&store, &["journey", "list"]);
+    for id in ["post_first_order", "cart_abandonment", "wake_up_heavy", "recall_high_value", "new_user_plan"] {
+        assert!(list.lines().any(|l| l.starts_with(id)), "{id} missing from:\n{list}");
+    }
+    let entered = ok(&store, &["journey", "enter", "cart_abandonment", "u1", "--var", "product=奶粉"]);
+    assert!(entered.contains("u1 entered cart_abandonment (run 1)"), "{entered}");
+    let again = ok(&store, &["journey", "enter", "cart_abandonment", "u1", "--var", "product=奶粉"]);
+    assert!(again.contains("was not entered"), "{again}");
+    let runs = ok(&store, &["journey", "runs", "cart_abandonment", "--status", "active"]);
+    assert!(runs.lines().any(|l| l.contains("u1") && l.contains("active")), "{runs}");
+    let bad = common::cohort(&store, &["journey", "runs", "cart_abandonment", "--status", "asleep"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected active, completed, converted or exited"));
+    // An empty shop: the daily job considers nobody and enters nobody.
+    let daily = ok(&store, &["journey", "daily", "--date", "2026-11-20"]);
+    assert!(daily.starts_with("2026-11-20: 0 people considered, 0 entries planned, 0 entered"), "{daily}");
+    let drop = ok(&store, &["journey", "price-drop", "p9", "--old-fen", "19900", "--new-fen", "15900"]);
+    assert!(drop.contains("0 people carted or wished it in the last 30 days"), "{drop}");
+}
+
+#[test]
+fn campaign_to_a_filter_measured_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    ok(&store, &["generate", "--users", "500", "--days", "60"]);
+    let spec = dir.path().join("wake.toml");
+    std::fs::write(
+        &spec,
+        "id = \"wake_store\"\nchannel = \"sms\"\ncontrol_bp = 2000\nmessage_cost = 5\n\
+         [template]\nname = \"wake\"\nbody = \"{{name}}，好久不见\"\n[offer]\nkind = \"none\"\n[send]\nkind = \"now\"\n\
+         [targets]\nmin_conversion_rate = 0.08\nmin_revenue_to_cost = 3.0\n",
+    )
+    .unwrap();
+    let spec = spec.to_str().unwrap();
+    // Everyone who ever bought.
+    let filter = "count(orders) >= 1";
+    let launched = ok(&store, &["campaign", "launch", "--spec", spec, "--filter", filter]);
+    let audience: u64 = launched.split("audience ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+    let size = ok(&store, &["audience", "size", "buyers", "--filter", filter]);
+    assert!(size.contains(&audience.to_string()), "the launch's audience is the filter's size: {launched}\n{size}");
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&store, &["campaign", "measure", "wake_store", "--json"])).unwrap();
+    assert_eq!(report["treatment"].as_u64().unwrap() + report["control"].as_u64().unwrap(), audience);
+    // Nobody can have ordered after today's launch in a shop that ended in 2025.
+    assert_eq!(report["store"]["treatment"]["converted"], 0, "{report}");
+    assert_eq!(report["store"]["window_days"], 30);
+    let never = common::cohort(&store, &["campaign", "measure", "nope"]);
+    assert!(String::from_utf8_lossy(&never.stderr).contains("campaign \"nope\" was never launched"));
+}

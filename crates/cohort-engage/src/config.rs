@@ -7,6 +7,10 @@
 //! cart_abandonment_hours = 4
 //! dispatch_every_s = 30
 //! tick_every_s = 60
+//! daily_entry_hour = 9          # silent tiers, churn recall, replenishment, birthdays
+//!
+//! [engage.entry]                # thresholds of that daily job
+//! light_min_days = 30
 //!
 //! [engage.channels]
 //! sms = { kind = "webhook", url = "https://sms-gateway.example/send", secret = "…" }
@@ -23,6 +27,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::channel::{ChannelKind, Sink};
+use crate::journey::entry::EntrySettings;
 use crate::journey::{playbooks, JourneySpec};
 use crate::{EngageError, Result};
 
@@ -53,6 +58,13 @@ pub struct EngageConfig {
     pub holdout_bp: u64,
     /// Salt of the global holdout (changing it reshuffles who is held out).
     pub holdout_salt: String,
+    /// Shop-local hour at which `cohort serve` runs the daily entry job
+    /// (silent tiers, churn recall, replenishment, birthdays).
+    pub daily_entry_hour: u32,
+    /// Thresholds of the daily entry job (`[engage.entry]`).
+    pub entry: EntrySettings,
+    /// Days back a cart or wishlist add counts for a price drop.
+    pub price_drop_window_days: u32,
 }
 
 impl Default for EngageConfig {
@@ -67,6 +79,9 @@ impl Default for EngageConfig {
             tick_every_s: 60,
             holdout_bp: 0,
             holdout_salt: "global-holdout".into(),
+            daily_entry_hour: 9,
+            entry: EntrySettings::default(),
+            price_drop_window_days: 30,
         }
     }
 }
@@ -76,6 +91,14 @@ impl EngageConfig {
     /// Unknown playbook ids, duplicate ids and invalid journeys are all
     /// reported at once.
     pub fn journeys(&self) -> Result<Vec<JourneySpec>> {
+        if self.daily_entry_hour > 23 {
+            return Err(EngageError::invalid(
+                "engage.daily_entry_hour",
+                self.daily_entry_hour.to_string(),
+                "must be an hour of the day, 0 to 23",
+            ));
+        }
+        self.entry.validate()?;
         if self.cart_abandonment_hours <= 0 {
             return Err(EngageError::invalid(
                 "engage.cart_abandonment_hours",

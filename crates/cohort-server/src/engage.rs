@@ -14,11 +14,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cohort_engage::campaign::{self, saved, BoxFuture, CampaignSpec, Contact, Offer, OfferIssuer};
+use cohort_engage::campaign::outcomes::DEFAULT_WINDOW_DAYS;
+use cohort_engage::campaign::{
+    self, measure_from_store, saved, AudienceQuery, BoxFuture, CampaignRef, CampaignSpec, Contact, Offer, OfferIssuer,
+    StoreAudience,
+};
 use cohort_engage::channel::{ChannelKind, Vars};
 use cohort_engage::config::EngageConfig;
 use cohort_engage::experiment::readout::{read_out, ArmCounts};
 use cohort_engage::experiment::{sticky, Arm, Assignment, Experiment, Holdout};
+use cohort_engage::journey::entry::{self, EntryReport, EntrySources};
+use cohort_engage::journey::price_drop::{on_price_changes, PriceChange};
 use cohort_engage::journey::{report, Directory, JourneyEngine, JourneyEvent, JourneySpec, RunStatus};
 use cohort_engage::outbox::{Engagement, Outbox, Preference};
 use cohort_engage::EngageError;
@@ -33,6 +39,16 @@ use tokio::sync::mpsc;
 use crate::error::{error_response, invalid_input};
 use crate::writer::{CommitHook, Committed};
 use crate::AppState;
+
+/// The value of a gate (`Ok`), or the gate's answer returned at once.
+macro_rules! gate {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return *r,
+        }
+    };
+}
 
 /// Issues campaign and journey offers from the loyalty store, under the
 /// message's idempotency key, so a retried launch never issues twice.
@@ -107,19 +123,24 @@ pub struct EngageService {
     issuer: Arc<dyn OfferIssuer>,
     config: EngageConfig,
     events: mpsc::UnboundedSender<Vec<JourneyEvent>>,
+    /// Where the daily entry job and price drops read people from
+    /// (`None`: those routes answer 503 and the scheduler skips the job).
+    sources: Option<EntrySources>,
 }
 
 impl EngageService {
     /// Runs `config`'s journeys over `outbox` and starts, on the current
     /// tokio runtime, the task that feeds them committed events and the
     /// scheduler (journey ticks every `tick_every_s`, outbox delivery
-    /// every `dispatch_every_s`). Both stop with the runtime; work they
+    /// every `dispatch_every_s`, the daily entry job once a shop day from
+    /// `daily_entry_hour`). Both stop with the runtime; work they
     /// leave is in the store and resumes at the next start.
     pub fn start(
         outbox: Outbox,
         config: EngageConfig,
         directory: Arc<dyn Directory>,
         issuer: Arc<dyn OfferIssuer>,
+        sources: Option<EntrySources>,
     ) -> Result<Arc<EngageService>, EngageError> {
         let journeys = config.journeys()?;
         let engine = Arc::new(JourneyEngine::new(outbox.clone(), journeys.clone(), directory.clone(), issuer.clone())?);
@@ -134,7 +155,7 @@ impl EngageService {
                 }
             }
         });
-        let service = Arc::new(EngageService { outbox, engine, journeys, issuer, config, events });
+        let service = Arc::new(EngageService { outbox, engine, journeys, issuer, config, events, sources });
         let scheduler = service.clone();
         tokio::spawn(async move { scheduler.schedule().await });
         Ok(service)
@@ -145,12 +166,27 @@ impl EngageService {
         let dispatch_every = Duration::from_secs(self.config.dispatch_every_s.max(1));
         let mut ticks = tokio::time::interval(tick_every);
         let mut dispatches = tokio::time::interval(dispatch_every);
+        let mut entered_on = None;
         loop {
             tokio::select! {
-                _ = ticks.tick() => match self.engine.tick().await {
-                    Ok(r) if r.woken > 0 => tracing::info!(woken = r.woken, sent = r.sent, "journeys ticked"),
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "journey tick failed"),
+                _ = ticks.tick() => {
+                    match self.engine.tick().await {
+                        Ok(r) if r.woken > 0 => tracing::info!(woken = r.woken, sent = r.sent, "journeys ticked"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "journey tick failed"),
+                    }
+                    // Once a shop day, from the configured hour (entry keys
+                    // make a second run the same day, e.g. after a restart,
+                    // enter nobody twice).
+                    let now = self.engine.clock().now();
+                    let today = self.engine.shop().date(now);
+                    let hour = self.engine.shop().hour(now);
+                    if self.sources.is_some() && entered_on != Some(today) && hour >= self.config.daily_entry_hour {
+                        match self.run_daily_entry(today).await {
+                            Ok(_) => entered_on = Some(today),
+                            Err(e) => tracing::error!(error = %e, "journey entry job failed"),
+                        }
+                    }
                 },
                 _ = dispatches.tick() => match self.outbox.drain(500).await {
                     Ok(r) if r.claimed > 0 => {
@@ -175,6 +211,16 @@ impl EngageService {
         })
     }
 
+    /// Runs the daily entry job for shop-local `today`: enters people into
+    /// the segment- and prediction-driven playbooks in force.
+    pub async fn run_daily_entry(&self, today: chrono::NaiveDate) -> Result<EntryReport, EngageError> {
+        let sources = self.sources.as_ref().ok_or_else(|| EngageError::Unknown {
+            what: "entry source",
+            id: "this server has no event store for the entry job".into(),
+        })?;
+        entry::run_daily(&self.engine, sources, self.engine.shop(), today, &self.config.entry).await
+    }
+
     /// The outbox (for tests and the CLI).
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
@@ -189,6 +235,65 @@ impl EngageService {
         (self.config.holdout_bp > 0)
             .then(|| Holdout { salt: self.config.holdout_salt.clone(), share_bp: self.config.holdout_bp })
     }
+}
+
+/// `POST /v1/journeys/entry/run?date=2026-11-20`: runs the daily entry job
+/// now (for the shop day given, default today) and answers what it did.
+pub(crate) async fn run_entry(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let engage = gate!(admin_engage(&s, &headers));
+    if engage.sources.is_none() {
+        return no_sources();
+    }
+    let today = match q.get("date") {
+        Some(d) => match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            Ok(d) => d,
+            Err(_) => return invalid_input(format!("date: {d:?} is not a YYYY-MM-DD date")),
+        },
+        None => engage.engine.shop().date(engage.engine.clock().now()),
+    };
+    match engage.run_daily_entry(today).await {
+        Ok(report) => Json(json!({ "date": today, "report": report })).into_response(),
+        Err(e) => engage_failed(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceChangesIn {
+    changes: Vec<PriceChange>,
+    /// Days back a cart or wishlist add counts (default `[engage]`'s).
+    #[serde(default)]
+    window_days: Option<u32>,
+}
+
+/// `POST /v1/catalogue/price-changes`: the catalogue reports price drops;
+/// everyone who carted or wished a dropped product recently without buying
+/// it gets a `Price Dropped` event (the `price_drop` journey).
+pub(crate) async fn price_changes(State(s): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let engage = gate!(admin_engage(&s, &headers));
+    let input: PriceChangesIn = gate!(body(&bytes));
+    let Some(sources) = engage.sources.as_ref() else { return no_sources() };
+    if input.changes.is_empty() {
+        return invalid_input("changes: send at least one price change".into());
+    }
+    let window = input.window_days.unwrap_or(engage.config.price_drop_window_days);
+    match on_price_changes(&engage.engine, sources.events.clone(), input.changes, window).await {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => engage_failed(e),
+    }
+}
+
+fn no_sources() -> Response {
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "engage_disabled",
+        "system",
+        "this server's engage service has no event store to read people from".into(),
+    )
 }
 
 /// The admin gate to the engage service: 401/403 for other keys, 503
@@ -217,15 +322,6 @@ fn engage_failed(e: EngageError) -> Response {
 
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Box<Response>> {
     serde_json::from_slice(bytes).map_err(|e| Box::new(invalid_input(format!("request body: {e}"))))
-}
-
-macro_rules! gate {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(r) => return *r,
-        }
-    };
 }
 
 fn person_id(text: &str) -> Result<PersonId, Box<Response>> {
@@ -258,36 +354,95 @@ struct ContactIn {
 #[serde(deny_unknown_fields)]
 struct LaunchIn {
     spec: CampaignSpec,
-    contacts: Vec<ContactIn>,
+    /// A saved audience or a filter, read from the store
+    /// (`{"kind": "saved", "value": "silent"}`, `{"kind": "filter", "value": "…"}`).
+    #[serde(default)]
+    audience: Option<AudienceQuery>,
+    /// Or the contacts themselves.
+    #[serde(default)]
+    contacts: Option<Vec<ContactIn>>,
 }
 
-/// `POST /v1/campaigns`: saves the spec and launches it — assignment
-/// (global holdout, control), rendering, enqueueing under the contact
-/// rules, offers for the scheduled. Idempotent: launching the same spec
-/// again completes an interrupted launch and sends nothing twice.
+/// `POST /v1/campaigns`: saves the spec and launches it to a saved
+/// audience, a filter or a contact list — assignment (global holdout,
+/// control), rendering, enqueueing under the contact rules, offers for the
+/// scheduled. Idempotent: launching the same spec again completes an
+/// interrupted launch and sends nothing twice.
 pub(crate) async fn launch_campaign(State(s): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Response {
     let engage = gate!(admin_engage(&s, &headers));
     let input: LaunchIn = gate!(body(&bytes));
-    let mut contacts = Vec::with_capacity(input.contacts.len());
-    for (i, c) in input.contacts.into_iter().enumerate() {
-        let person =
-            gate!(PersonId::new(&c.person_id)
-                .map_err(|e| Box::new(invalid_input(format!("contacts[{i}].person_id: {e}")))));
-        if c.peak_hour.is_some_and(|h| h > 23) {
-            return invalid_input(format!("contacts[{i}].peak_hour: must be 0–23"));
+    let (contacts, label, unreachable) = match (input.audience, input.contacts) {
+        (Some(query), None) => {
+            let Some(sources) = engage.sources.as_ref() else { return no_sources() };
+            let audience = StoreAudience {
+                events: sources.events.clone(),
+                tags: sources.scores.clone(),
+                query,
+                channel: input.spec.channel,
+                shop: engage.engine.shop(),
+                as_of: engage.engine.clock().now(),
+            };
+            match audience.resolve().await {
+                Ok(r) => (r.contacts, r.label, r.without_address),
+                Err(e) => return engage_failed(e),
+            }
         }
-        contacts.push(Contact { person, recipient: c.recipient, vars: c.vars, peak_hour: c.peak_hour });
-    }
+        (None, Some(given)) => {
+            let mut contacts = Vec::with_capacity(given.len());
+            for (i, c) in given.into_iter().enumerate() {
+                let person = gate!(PersonId::new(&c.person_id)
+                    .map_err(|e| Box::new(invalid_input(format!("contacts[{i}].person_id: {e}")))));
+                if c.peak_hour.is_some_and(|h| h > 23) {
+                    return invalid_input(format!("contacts[{i}].peak_hour: must be 0–23"));
+                }
+                contacts.push(Contact { person, recipient: c.recipient, vars: c.vars, peak_hour: c.peak_hour });
+            }
+            (contacts, "contacts".to_string(), 0)
+        }
+        _ => return invalid_input("audience, contacts: give exactly one of them".into()),
+    };
     let launched = async {
-        saved::save(&engage.outbox, &input.spec, "contacts").await?;
+        saved::save(&engage.outbox, &input.spec, &label).await?;
         campaign::launch(&engage.outbox, &input.spec, engage.holdout().as_ref(), &contacts, engage.issuer.as_ref())
             .await
     }
     .await;
     match launched {
-        Ok(report) => {
-            (StatusCode::CREATED, Json(json!({ "campaign": input.spec.id, "launch": report }))).into_response()
-        }
+        Ok(report) => (
+            StatusCode::CREATED,
+            Json(json!({
+                "campaign": input.spec.id,
+                "audience": label,
+                "without_address": unreachable,
+                "launch": report,
+            })),
+        )
+            .into_response(),
+        Err(e) => engage_failed(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EffectQuery {
+    window_days: Option<u32>,
+}
+
+/// `GET /v1/campaigns/{id}/effect?window_days=30`: the campaign measured
+/// from the store against its control group — reach, delivery, opens and
+/// clicks, conversion and uplift with an interval, recovered revenue, cost,
+/// ROI, the plan's targets, repurchase of the recalled, the SRM check.
+pub(crate) async fn campaign_effect(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<EffectQuery>,
+) -> Response {
+    let engage = gate!(admin_engage(&s, &headers));
+    let Some(sources) = engage.sources.as_ref() else { return no_sources() };
+    let window = q.window_days.unwrap_or(DEFAULT_WINDOW_DAYS);
+    match measure_from_store(&engage.outbox, sources.events.clone(), CampaignRef::Id(&id), window).await {
+        Ok(report) => Json(report).into_response(),
         Err(e) => engage_failed(e),
     }
 }

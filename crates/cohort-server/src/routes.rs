@@ -10,7 +10,8 @@ use axum::{Json, Router};
 use cohort_collect::segment::CallType;
 
 use crate::{
-    analytics, audience, basket, engage, insight, lifetime, loyalty, moves, predict, recommend, reviews, train, AppState,
+    analytics, audience, basket, engage, insight, lifetime, loyalty, moves, predict, recommend, reviews, train,
+    AppState,
 };
 
 /// One route of the API.
@@ -96,7 +97,11 @@ pub const ROUTES: &[Route] = &[
     admin("POST", "/v1/reviews/classify", "Sentiment (P(positive)) and complaint topics of review texts"),
     admin("GET", "/v1/reviews/topics", "The last complaint-topic report of the store's reviews"),
     admin("GET", "/v1/segments", "People per value tier, lifecycle stage, behaviour type and RFM segment"),
-    admin("GET", "/v1/segments/transitions", "People per (segment on one day, segment on a later day): who moved where"),
+    admin(
+        "GET",
+        "/v1/segments/transitions",
+        "People per (segment on one day, segment on a later day): who moved where",
+    ),
     admin("POST", "/v1/jobs/compute", "Recompute every profile in the background; answers the job"),
     admin("GET", "/v1/jobs/{id}", "A background job's state and progress"),
     admin("GET", "/v1/jobs", "Every background job of this server run, newest first"),
@@ -112,12 +117,27 @@ pub const ROUTES: &[Route] = &[
     admin(
         "POST",
         "/v1/campaigns",
-        "Launch a campaign: spec and contacts; holdout, control, contact rules, offers (idempotent)",
+        "Launch a campaign to a saved audience, a filter or contacts: holdout, control, contact rules, offers",
     ),
     admin("GET", "/v1/campaigns/{id}", "A campaign's spec, members per outcome, offers issued and delivery"),
+    admin(
+        "GET",
+        "/v1/campaigns/{id}/effect",
+        "A campaign measured from the store (window_days): uplift vs control, revenue, cost, ROI, targets",
+    ),
     admin("GET", "/v1/journeys", "The journeys in force with their runs per status"),
     admin("GET", "/v1/journeys/{id}/runs", "A journey's newest runs (status, limit): position, wait, end reason"),
     admin("POST", "/v1/journeys/{id}/enter", "Put a person into a journey (its re-entry rule decides)"),
+    admin(
+        "POST",
+        "/v1/journeys/entry/run",
+        "Run the daily entry job now (date): silent tiers, churn recall, replenishment, birthdays",
+    ),
+    admin(
+        "POST",
+        "/v1/catalogue/price-changes",
+        "Report price drops: carted or wished, not bought → price_drop journey",
+    ),
     admin("GET", "/v1/tasks/{list}", "Tasks journeys put on a staff list (service calls)"),
     admin("POST", "/v1/contacts/{person}/preferences", "Unsubscribe or do-not-contact, per channel or all (or clear)"),
     admin("POST", "/v1/messages/{id}/engagement", "A provider reports an open or a click of a message"),
@@ -186,9 +206,12 @@ pub(crate) fn router(state: AppState) -> Router {
             (None, "/v1/campaigns") if route.method == "GET" => router.route(route.path, get(engage::list_campaigns)),
             (None, "/v1/campaigns") => router.route(route.path, post(engage::launch_campaign)),
             (None, "/v1/campaigns/{id}") => router.route(route.path, get(engage::campaign)),
+            (None, "/v1/campaigns/{id}/effect") => router.route(route.path, get(engage::campaign_effect)),
             (None, "/v1/journeys") => router.route(route.path, get(engage::journeys)),
             (None, "/v1/journeys/{id}/runs") => router.route(route.path, get(engage::journey_runs)),
             (None, "/v1/journeys/{id}/enter") => router.route(route.path, post(engage::enter_journey)),
+            (None, "/v1/journeys/entry/run") => router.route(route.path, post(engage::run_entry)),
+            (None, "/v1/catalogue/price-changes") => router.route(route.path, post(engage::price_changes)),
             (None, "/v1/tasks/{list}") => router.route(route.path, get(engage::tasks)),
             (None, "/v1/contacts/{person}/preferences") => router.route(route.path, post(engage::set_preference)),
             (None, "/v1/messages/{id}/engagement") => router.route(route.path, post(engage::engagement)),

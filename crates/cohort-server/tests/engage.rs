@@ -12,10 +12,15 @@ use cohort_engage::campaign::NoIssuer;
 use cohort_engage::channel::{ChannelKind, Sink};
 use cohort_engage::clock::ManualClock;
 use cohort_engage::config::EngageConfig;
+use cohort_engage::experiment::Assignment;
+use cohort_engage::journey::entry::EntrySources;
 use cohort_engage::outbox::{Outbox, OutboxOptions};
 use cohort_model::ShopTime;
+use cohort_model::{
+    Batch, Event, EventId, EventName, Money, Order, OrderId, OrderKind, OrderLine, PersonId, ProductId, User, UserId,
+};
 use cohort_server::{basic_auth, EngageService, Server, ServerConfig, Services, StoreDirectory};
-use cohort_store::{EventStore, MemoryStore};
+use cohort_store::{AudienceStore, EventStore, MemoryAudienceStore, MemoryStore, WriteSource};
 use serde_json::{json, Value};
 
 const WRITE_KEY: &str = "wk_public";
@@ -79,6 +84,14 @@ fn morning() -> DateTime<Utc> {
 }
 
 async fn start() -> Running {
+    let config = EngageConfig {
+        playbooks: vec!["cart_abandonment".into(), "post_first_order".into()],
+        ..EngageConfig::default()
+    };
+    start_with(config, Arc::new(MemoryStore::new()), false).await
+}
+
+async fn start_with(config: EngageConfig, store: Arc<dyn EventStore>, sources: bool) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let sent_file = dir.path().join("sent.jsonl");
     let clock = Arc::new(ManualClock::new(morning()));
@@ -87,15 +100,13 @@ async fn start() -> Running {
     let url = cohort_engage::sqlite_url(&dir.path().join("engage.sqlite"));
     let outbox =
         Outbox::open(&url, shop, clock.clone(), OutboxOptions { sinks, ..OutboxOptions::default() }).await.unwrap();
-    let config = EngageConfig {
-        playbooks: vec!["cart_abandonment".into(), "post_first_order".into()],
-        tick_every_s: 1,
-        dispatch_every_s: 1,
-        ..EngageConfig::default()
-    };
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let engage =
-        EngageService::start(outbox, config, Arc::new(StoreDirectory(store.clone())), Arc::new(NoIssuer)).unwrap();
+    let config = EngageConfig { tick_every_s: 1, dispatch_every_s: 1, ..config };
+    let sources = sources.then(|| EntrySources {
+        events: store.clone(),
+        scores: Arc::new(MemoryAudienceStore::new(store.clone())) as Arc<dyn AudienceStore>,
+    });
+    let directory = Arc::new(StoreDirectory(store.clone()));
+    let engage = EngageService::start(outbox, config, directory, Arc::new(NoIssuer), sources).unwrap();
     let server_config = ServerConfig {
         listen: "127.0.0.1:0".into(),
         write_keys: vec![WRITE_KEY.into()],
@@ -220,7 +231,7 @@ async fn campaigns_preferences_and_experiments() {
     let report = &first["launch"];
     let (treatment, control) = (report["treatment"].as_u64().unwrap(), report["control"].as_u64().unwrap());
     assert_eq!(treatment + control, 40);
-    assert_eq!(report["scheduled"].as_u64(), Some(treatment));
+    assert_eq!(report["scheduled"].as_u64(), Some(treatment), "{report}");
     // The arms are the hashed ones, whoever launches.
     let experiment =
         cohort_engage::campaign::CampaignSpec::experiment(&serde_json::from_value(spec("wake_1120", 2500)).unwrap())
@@ -311,6 +322,139 @@ async fn campaigns_preferences_and_experiments() {
     // Admin only.
     assert_eq!(s.call("GET", "/v1/campaigns", WRITE_KEY, None).await.0, 403);
     assert_eq!(s.call("GET", "/v1/journeys", "nope", None).await.0, 401);
+}
+
+fn purchase(id: &str, person: &str, at: DateTime<Utc>, product: &str, fen: i64) -> Order {
+    Order {
+        id: OrderId::new(id).unwrap(),
+        kind: OrderKind::Purchase,
+        person_id: Some(PersonId::new(person).unwrap()),
+        user_id: Some(UserId::new(person).unwrap()),
+        anonymous_id: None,
+        placed_at: at,
+        platform: None,
+        channel: None,
+        total: Money::from_fen(fen),
+        discount: Money::ZERO,
+        shipping: Money::ZERO,
+        coupon: None,
+        refund_of: None,
+        properties: Default::default(),
+        lines: vec![OrderLine {
+            line_no: 0,
+            product_id: ProductId::new(product).unwrap(),
+            quantity: 1,
+            unit_price: Money::from_fen(fen),
+            category: None,
+        }],
+    }
+}
+
+/// s1, s2, s3 last bought 35, 50 and 70 days ago (light, medium, heavy
+/// silence); c1 carted p9 two days ago and c2 bought it after carting.
+fn silent_shop() -> Arc<dyn EventStore> {
+    let t0 = morning();
+    let mut batch = Batch::default();
+    for (person, days) in [("s1", 35), ("s2", 50), ("s3", 70)] {
+        batch.orders.push(purchase(&format!("o-{person}"), person, t0 - Span::days(days), "p1", 9_900));
+    }
+    for person in ["c1", "c2"] {
+        let mut e = Event::new(
+            EventId::new(format!("cart-{person}")).unwrap(),
+            Some(PersonId::new(person).unwrap()),
+            EventName::ProductAdded,
+            t0 - Span::days(2),
+        );
+        e.product_id = Some(ProductId::new("p9").unwrap());
+        batch.events.push(e);
+    }
+    batch.orders.push(purchase("o-c2", "c2", t0 - Span::days(1), "p9", 19_900));
+    for person in ["s1", "s2", "s3", "c1", "c2"] {
+        let mut u = User::new(UserId::new(person).unwrap());
+        u.phone = Some(format!("1380000{person}"));
+        u.traits.insert("name".into(), person.to_uppercase().into());
+        batch.users.push(u);
+    }
+    let store = MemoryStore::new();
+    let mut txn = store.begin_write(WriteSource { kind: "test".into(), ..Default::default() }).unwrap();
+    txn.write(&batch).unwrap();
+    txn.commit(0).unwrap();
+    Arc::new(store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_entry_job_and_price_drops_enter_the_right_people() {
+    let s = start_with(EngageConfig::default(), silent_shop(), true).await;
+    let (status, body) = s.call("POST", "/v1/journeys/entry/run?date=2026-11-20", ADMIN_KEY, None).await;
+    assert_eq!(status, 200, "{body}");
+    let runs = s.runs().await;
+    for (journey, n) in [("wake_up_light", 1), ("wake_up_medium", 1), ("wake_up_heavy", 1), ("recall", 0)] {
+        assert_eq!(runs_of(&runs, journey, "active"), n, "{journey}: {runs}");
+    }
+    let (_, light) = s.call("GET", "/v1/journeys/wake_up_light/runs", ADMIN_KEY, None).await;
+    assert_eq!(light["runs"][0]["person_id"], "s1", "{light}");
+    // Again the same day: nobody twice.
+    let (_, again) = s.call("POST", "/v1/journeys/entry/run?date=2026-11-20", ADMIN_KEY, None).await;
+    assert_eq!(
+        again["report"]["entered"].as_object().map(|m| m.values().filter_map(Value::as_u64).sum::<u64>()),
+        Some(0),
+        "{again}"
+    );
+    let (status, body) = s.call("POST", "/v1/journeys/entry/run?date=20-11-2026", ADMIN_KEY, None).await;
+    assert_eq!(status, 400, "{body}");
+
+    // p9 drops from ¥199 to ¥159: c1 carted it and did not buy; c2 bought it.
+    let change = json!({"changes": [{"product": "p9", "name": "婴儿推车", "old_price": 19_900, "new_price": 15_900}]});
+    let (status, report) = s.call("POST", "/v1/catalogue/price-changes", ADMIN_KEY, Some(change)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!((report["events"].as_u64(), report["entered"].as_u64()), (Some(1), Some(1)), "{report}");
+    let (_, drops) = s.call("GET", "/v1/journeys/price_drop/runs", ADMIN_KEY, None).await;
+    assert_eq!(drops["runs"][0]["person_id"], "c1", "{drops}");
+    let rise = json!({"changes": [{"product": "p9", "old_price": 15_900, "new_price": 19_900}]});
+    let (status, body) = s.call("POST", "/v1/catalogue/price-changes", ADMIN_KEY, Some(rise)).await;
+    assert_eq!(status, 400, "{body}");
+
+    // A wake-up campaign to a filter over the store, then s1 orders: the
+    // effect is measured from the store. The id is one whose hash puts s1
+    // in treatment and s2 in control.
+    let id = (0..)
+        .map(|i| format!("wake_{i}"))
+        .find(|id| {
+            let e = cohort_engage::campaign::CampaignSpec::experiment(&serde_json::from_value(spec(id, 5000)).unwrap())
+                .unwrap();
+            let arm = |p: &str| e.assign(None, p);
+            arm("s1") == Assignment::Arm("treatment".into()) && arm("s2") == Assignment::Arm("control".into())
+        })
+        .unwrap();
+    let filter = "count(orders) >= 1 and count(orders, 30d) = 0";
+    let launch = json!({"spec": spec(&id, 5000), "audience": {"kind": "filter", "value": filter}});
+    let (status, body) = s.call("POST", "/v1/campaigns", ADMIN_KEY, Some(launch)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["audience"], format!("filter:{filter}"));
+    assert_eq!(body["launch"]["audience"], 3, "{body}");
+    let order = track("s1", "Order Completed", morning() + Span::hours(2), json!({"order_id": "o-back", "total": 88}));
+    assert_eq!(s.call("POST", "/v1/batch", WRITE_KEY, Some(json!({"batch": [order]}))).await.0, 200);
+    let path = format!("/v1/campaigns/{id}/effect?window_days=30");
+    let started = Instant::now();
+    let effect = loop {
+        let (status, effect) = s.call("GET", &path, ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{effect}");
+        if effect["store"]["treatment"]["converted"] == 1 {
+            break effect;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "s1's order never counted: {effect}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (t, c) = (effect["treatment"].as_u64().unwrap(), effect["control"].as_u64().unwrap());
+    assert_eq!(t + c, 3, "{effect}");
+    assert!((effect["uplift"]["treatment"].as_f64().unwrap() - 1.0 / t as f64).abs() < 1e-12, "{effect}");
+    assert_eq!(effect["uplift"]["control"], 0.0);
+    let bad = json!({"spec": spec("both", 5000), "audience": {"kind": "filter", "value": filter}, "contacts": []});
+    let (status, body) = s.call("POST", "/v1/campaigns", ADMIN_KEY, Some(bad)).await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("exactly one"), "{body}");
+    let (status, body) = s.call("GET", "/v1/campaigns/nope/effect", ADMIN_KEY, None).await;
+    assert_eq!(status, 404, "{body}");
 }
 
 #[tokio::test]

@@ -12,12 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use cohort_engage::campaign::{self, measure::measure, saved, CampaignSpec, Contact, NoIssuer, Offer, PersonOutcome};
+use cohort_duckdb::DuckDbStore;
+use cohort_engage::campaign::{
+    self, measure::measure, measure_from_store, saved, AudienceQuery, CampaignRef, CampaignSpec, Contact, NoIssuer,
+    Offer, PersonOutcome, StoreAudience,
+};
 use cohort_engage::channel::{ChannelKind, Sink, Vars};
+use cohort_engage::config::EngageConfig;
 use cohort_engage::experiment::Holdout;
 use cohort_engage::outbox::{Outbox, OutboxOptions, Preference};
-use cohort_loyalty::Loyalty;
-use cohort_model::{Money, PersonId, SystemClock};
+use cohort_loyalty::{Loyalty, LoyaltyConfig};
+use cohort_model::{Money, PersonId, ShopTime, SystemClock};
 use cohort_server::LoyaltyIssuer;
 
 use super::Context;
@@ -42,19 +47,26 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum CampaignCommand {
     /// Assign, render and enqueue a campaign; issue its coupons (loyalty store).
+    #[command(group(clap::ArgGroup::new("who").required(true).args(["contacts", "audience", "filter"])))]
     Launch {
         /// Campaign spec (TOML).
         #[arg(long)]
         spec: PathBuf,
         /// Contacts CSV with header: person_id,recipient,name,peak_hour.
         #[arg(long)]
-        contacts: PathBuf,
-        /// Global holdout share in basis points (0: none).
-        #[arg(long, default_value_t = 0)]
-        holdout_bp: u64,
-        /// Global holdout salt.
-        #[arg(long, default_value = "global-holdout")]
-        holdout_salt: String,
+        contacts: Option<PathBuf>,
+        /// A saved audience (`cohort audience create`), read from the store.
+        #[arg(long)]
+        audience: Option<String>,
+        /// An audience filter evaluated now: 'count(orders) >= 1 and count(orders, 30d) = 0'.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Global holdout share in basis points (default [engage] holdout_bp).
+        #[arg(long)]
+        holdout_bp: Option<u64>,
+        /// Global holdout salt (default [engage] holdout_salt).
+        #[arg(long)]
+        holdout_salt: Option<String>,
         /// The loyalty store for coupons (default `loyalty.sqlite` beside the store).
         #[arg(long, env = "COHORT_LOYALTY_URL")]
         loyalty_url: Option<String>,
@@ -83,14 +95,22 @@ pub enum CampaignCommand {
         #[arg(long)]
         do_not_contact: bool,
     },
-    /// Uplift, recovered revenue, cost, ROI and the plan's targets.
+    /// Uplift, recovered revenue, cost, ROI and the plan's targets, from
+    /// the orders in the store (or an outcomes file).
     Measure {
-        /// Campaign spec (TOML).
+        /// Campaign id (default: the id of --spec).
+        #[arg(required_unless_present = "spec")]
+        id: Option<String>,
+        /// Campaign spec (TOML; default: the spec saved at launch).
         #[arg(long)]
-        spec: PathBuf,
-        /// Outcomes CSV with header: person_id,converted,revenue_fen,discount_fen.
+        spec: Option<PathBuf>,
+        /// Outcomes CSV with header person_id,converted,revenue_fen,discount_fen,
+        /// instead of the store's orders.
         #[arg(long)]
-        outcomes: PathBuf,
+        outcomes: Option<PathBuf>,
+        /// Days after each member's assignment that count.
+        #[arg(long, default_value_t = cohort_engage::campaign::outcomes::DEFAULT_WINDOW_DAYS)]
+        window_days: u32,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -135,6 +155,39 @@ fn read_spec(path: &Path) -> anyhow::Result<CampaignSpec> {
     toml::from_str(&text).with_context(|| format!("campaign spec {}", path.display()))
 }
 
+/// A contact file: `person_id,recipient` and optionally `name,peak_hour`.
+fn read_contacts(path: &Path) -> anyhow::Result<Vec<Contact>> {
+    read_csv(path, &["person_id", "recipient"])?
+        .into_iter()
+        .map(|row| {
+            let person = PersonId::new(row["person_id"].as_str()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut vars = Vars::new();
+            if let Some(name) = row.get("name") {
+                vars.insert("name".into(), name.clone());
+            }
+            let peak_hour = row.get("peak_hour").and_then(|h| h.parse().ok());
+            Ok(Contact { person, recipient: row["recipient"].clone(), vars, peak_hour })
+        })
+        .collect()
+}
+
+/// An outcomes file: `person_id,converted` and optionally
+/// `revenue_fen,discount_fen`.
+fn read_outcomes(path: &Path) -> anyhow::Result<HashMap<String, PersonOutcome>> {
+    let fen = |row: &BTreeMap<String, String>, k: &str| -> anyhow::Result<Money> {
+        let v = row.get(k).map_or("0", String::as_str);
+        Ok(Money::from_fen(v.parse().with_context(|| format!("{k} {v:?}"))?))
+    };
+    let mut map = HashMap::new();
+    for row in read_csv(path, &["person_id", "converted"])? {
+        let converted = matches!(row["converted"].as_str(), "1" | "true" | "yes");
+        let outcome =
+            PersonOutcome { converted, revenue: fen(&row, "revenue_fen")?, discount: fen(&row, "discount_fen")? };
+        map.insert(row["person_id"].clone(), outcome);
+    }
+    Ok(map)
+}
+
 /// Rows of a CSV with a header, as maps (no quoting: ids, phones, names).
 fn read_csv(path: &Path, required: &[&str]) -> anyhow::Result<Vec<BTreeMap<String, String>>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -151,41 +204,78 @@ fn read_csv(path: &Path, required: &[&str]) -> anyhow::Result<Vec<BTreeMap<Strin
     Ok(lines.map(|l| header.iter().cloned().zip(l.split(',').map(|c| c.trim().to_string())).collect()).collect())
 }
 
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let url = engage_url(ctx, args.engage_url)?;
-    let options = OutboxOptions { sinks: sinks(ctx, args.channels.as_deref())?, ..OutboxOptions::default() };
+/// What the campaign commands use of the context, the store shared.
+struct Env {
+    store: Arc<DuckDbStore>,
+    shop: ShopTime,
+    engage: EngageConfig,
+    loyalty: LoyaltyConfig,
+    /// The loyalty store when `--loyalty-url` is not given.
+    loyalty_url: String,
+}
+
+pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
+    let url = engage_url(&ctx, args.engage_url)?;
+    let options = OutboxOptions { sinks: sinks(&ctx, args.channels.as_deref())?, ..OutboxOptions::default() };
+    let loyalty_url = super::points::loyalty_url(&ctx, None)?;
+    let env = Env {
+        shop: ctx.shop,
+        engage: ctx.config.engage.clone(),
+        loyalty: ctx.config.loyalty.clone(),
+        loyalty_url,
+        store: Arc::new(ctx.store),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
-        let outbox = Outbox::open(&url, ctx.shop, Arc::new(SystemClock), options)
+        let outbox = Outbox::open(&url, env.shop, Arc::new(SystemClock), options)
             .await
             .with_context(|| format!("cannot open the engage store {url}"))?;
-        execute(ctx, &outbox, args.command).await
+        execute(&env, &outbox, args.command).await
     })
 }
 
-async fn execute(ctx: &Context, outbox: &Outbox, command: CampaignCommand) -> anyhow::Result<()> {
+async fn execute(env: &Env, outbox: &Outbox, command: CampaignCommand) -> anyhow::Result<()> {
     match command {
-        CampaignCommand::Launch { spec, contacts, holdout_bp, holdout_salt, loyalty_url } => {
+        CampaignCommand::Launch { spec, contacts, audience, filter, holdout_bp, holdout_salt, loyalty_url } => {
             let spec = read_spec(&spec)?;
-            let contacts: Vec<Contact> = read_csv(&contacts, &["person_id", "recipient"])?
-                .into_iter()
-                .map(|row| {
-                    let person = PersonId::new(row["person_id"].as_str()).map_err(|e| anyhow::anyhow!("{e}"))?;
-                    let mut vars = Vars::new();
-                    if let Some(name) = row.get("name") {
-                        vars.insert("name".into(), name.clone());
+            let (contacts, label) = match (contacts, audience, filter) {
+                (Some(file), _, _) => (read_contacts(&file)?, "contacts".to_string()),
+                (None, saved, filter) => {
+                    let query = match (saved, filter) {
+                        (Some(id), _) => AudienceQuery::Saved(id),
+                        (None, Some(text)) => AudienceQuery::Filter(text),
+                        (None, None) => anyhow::bail!("give --contacts, --audience or --filter"),
+                    };
+                    let resolved = StoreAudience {
+                        events: env.store.clone(),
+                        tags: env.store.clone(),
+                        query,
+                        channel: spec.channel,
+                        shop: env.shop,
+                        as_of: outbox.clock().now(),
                     }
-                    let peak_hour = row.get("peak_hour").and_then(|h| h.parse().ok());
-                    Ok(Contact { person, recipient: row["recipient"].clone(), vars, peak_hour })
-                })
-                .collect::<anyhow::Result<_>>()?;
+                    .resolve()
+                    .await?;
+                    if resolved.without_address > 0 {
+                        println!(
+                            "{} of {} members have no address on {} and are left out",
+                            thousands(resolved.without_address),
+                            thousands(resolved.members),
+                            spec.channel.name()
+                        );
+                    }
+                    (resolved.contacts, resolved.label)
+                }
+            };
+            let holdout_bp = holdout_bp.unwrap_or(env.engage.holdout_bp);
+            let holdout_salt = holdout_salt.unwrap_or_else(|| env.engage.holdout_salt.clone());
             let holdout = (holdout_bp > 0).then_some(Holdout { salt: holdout_salt, share_bp: holdout_bp });
-            saved::save(outbox, &spec, "contacts").await?;
+            saved::save(outbox, &spec, &label).await?;
             let report = if spec.offer == Offer::None {
                 campaign::launch(outbox, &spec, holdout.as_ref(), &contacts, &NoIssuer).await?
             } else {
-                let url = super::points::loyalty_url(ctx, loyalty_url)?;
-                let loyalty = Loyalty::open(&url, ctx.config.loyalty.clone(), ctx.shop, Arc::new(SystemClock))
+                let url = loyalty_url.unwrap_or_else(|| env.loyalty_url.clone());
+                let loyalty = Loyalty::open(&url, env.loyalty.clone(), env.shop, Arc::new(SystemClock))
                     .await
                     .with_context(|| format!("cannot open the loyalty store {url}"))?;
                 let issuer = LoyaltyIssuer(Arc::new(loyalty));
@@ -252,23 +342,18 @@ async fn execute(ctx: &Context, outbox: &Outbox, command: CampaignCommand) -> an
             outbox.set_preference(&person, channel, pref).await?;
             println!("{} is {} on {}", person.as_str(), pref.name(), channel.map_or("every channel", |c| c.name()));
         }
-        CampaignCommand::Measure { spec, outcomes, json } => {
-            let spec = read_spec(&spec)?;
-            let fen = |row: &BTreeMap<String, String>, k: &str| -> anyhow::Result<Money> {
-                let v = row.get(k).map_or("0", String::as_str);
-                Ok(Money::from_fen(v.parse().with_context(|| format!("{k} {v:?}"))?))
+        CampaignCommand::Measure { id, spec, outcomes, window_days, json } => {
+            let spec = match (spec, id) {
+                (Some(path), _) => read_spec(&path)?,
+                (None, Some(id)) => {
+                    saved::get(outbox, &id).await?.with_context(|| format!("campaign {id:?} was never launched"))?.spec
+                }
+                (None, None) => anyhow::bail!("give the campaign id or --spec"),
             };
-            let mut map = HashMap::new();
-            for row in read_csv(&outcomes, &["person_id", "converted"])? {
-                let converted = matches!(row["converted"].as_str(), "1" | "true" | "yes");
-                let outcome = PersonOutcome {
-                    converted,
-                    revenue: fen(&row, "revenue_fen")?,
-                    discount: fen(&row, "discount_fen")?,
-                };
-                map.insert(row["person_id"].clone(), outcome);
-            }
-            let r = measure(outbox, &spec, &map).await?;
+            let r = match outcomes {
+                Some(file) => measure(outbox, &spec, &read_outcomes(&file)?).await?,
+                None => measure_from_store(outbox, env.store.clone(), CampaignRef::Spec(&spec), window_days).await?,
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(());
@@ -314,6 +399,21 @@ async fn execute(ctx: &Context, outbox: &Outbox, command: CampaignCommand) -> an
                 r.targets.min_revenue_to_cost,
                 if r.revenue_target_met { "met" } else { "NOT met" }
             );
+            if let Some(store) = &r.store {
+                let t = &store.treatment;
+                println!(
+                    "from the store, {} days after assignment{}: treatment {} orders, net {} (refunded {}), coupon orders {}; \
+                     30-day repurchase of the converted {}/{}",
+                    store.window_days,
+                    if store.window_complete { "" } else { " (window still open)" },
+                    thousands(t.orders),
+                    t.net,
+                    t.refunded,
+                    thousands(t.coupon_orders),
+                    thousands(t.repurchase.repurchased),
+                    thousands(t.repurchase.observed)
+                );
+            }
             if r.srm.mismatch {
                 println!(
                     "sample ratio MISMATCH (p = {:.2e}): the split is broken, do not trust the uplift",

@@ -7,10 +7,13 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use cohort_engage::channel::Vars;
+use cohort_engage::config::EngageConfig;
+use cohort_engage::journey::entry::{self, EntrySources};
+use cohort_engage::journey::price_drop::{on_price_changes, PriceChange};
 use cohort_engage::journey::{report, JourneyEngine, RunStatus};
 use cohort_engage::outbox::{Outbox, OutboxOptions};
 use cohort_loyalty::Loyalty;
-use cohort_model::{PersonId, SystemClock};
+use cohort_model::{Money, PersonId, ProductId, SystemClock};
 use cohort_server::{LoyaltyIssuer, StoreDirectory};
 use cohort_store::EventStore;
 
@@ -57,6 +60,28 @@ pub enum JourneyCommand {
     },
     /// Wake every run whose wait is over and send what is due (once).
     Tick,
+    /// The daily entry job: silent tiers, churn recall, replenishment and
+    /// birthdays into their journeys (what `cohort serve` runs each morning).
+    Daily {
+        /// Shop-local day (default today).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// A product's price dropped: people who carted or wished it recently
+    /// without buying it enter the price_drop journey.
+    PriceDrop {
+        /// Product id.
+        product: String,
+        /// Price before, in fen.
+        #[arg(long)]
+        old_fen: i64,
+        /// Price now, in fen.
+        #[arg(long)]
+        new_fen: i64,
+        /// Days back a cart or wishlist add counts (default [engage] price_drop_window_days).
+        #[arg(long)]
+        window_days: Option<u32>,
+    },
     /// Tasks journeys put on a staff list.
     Tasks {
         /// The list.
@@ -72,7 +97,10 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     let sinks = ctx.config.engage.sinks(&dir)?;
     let loyalty_url = super::points::loyalty_url(&ctx, None)?;
     let (shop, loyalty_config) = (ctx.shop, ctx.config.loyalty.clone());
-    let store: Arc<dyn EventStore> = Arc::new(ctx.store);
+    let config = ctx.config.engage.clone();
+    let duckdb = Arc::new(ctx.store);
+    let store: Arc<dyn EventStore> = duckdb.clone();
+    let sources = EntrySources { events: store.clone(), scores: duckdb };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let outbox =
@@ -85,7 +113,7 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
         let issuer = Arc::new(LoyaltyIssuer(Arc::new(loyalty)));
         let engine =
             JourneyEngine::new(outbox.clone(), journeys.clone(), Arc::new(StoreDirectory(store)), issuer.clone())?;
-        let done = execute(&outbox, &engine, &journeys, args.command).await;
+        let done = execute(&outbox, &engine, &journeys, &config, &sources, args.command).await;
         drop(engine);
         if let Some(loyalty) = Arc::into_inner(issuer).and_then(|i| Arc::into_inner(i.0)) {
             loyalty.close().await;
@@ -98,6 +126,8 @@ async fn execute(
     outbox: &Outbox,
     engine: &JourneyEngine,
     journeys: &[cohort_engage::journey::JourneySpec],
+    config: &EngageConfig,
+    sources: &EntrySources,
     command: JourneyCommand,
 ) -> anyhow::Result<()> {
     match command {
@@ -154,6 +184,36 @@ async fn execute(
         JourneyCommand::Tick => {
             let r = engine.tick().await?;
             println!("woke {} runs, sent {} messages", thousands(r.woken), thousands(r.sent));
+        }
+        JourneyCommand::Daily { date } => {
+            let today = date.unwrap_or_else(|| engine.shop().date(engine.clock().now()));
+            let r = entry::run_daily(engine, sources, engine.shop(), today, &config.entry).await?;
+            println!(
+                "{today}: {} people considered, {} entries planned, {} entered, {} already entered, {} refused by re-entry rules",
+                thousands(r.people),
+                thousands(r.planned),
+                thousands(r.total_entered()),
+                thousands(r.already_entered),
+                thousands(r.not_allowed)
+            );
+            for (journey, n) in &r.entered {
+                println!("  {journey}: {}", thousands(*n));
+            }
+        }
+        JourneyCommand::PriceDrop { product, old_fen, new_fen, window_days } => {
+            let change = PriceChange {
+                product: ProductId::new(product.as_str()).map_err(|e| anyhow::anyhow!("product: {e}"))?,
+                name: None,
+                old_price: Money::from_fen(old_fen),
+                new_price: Money::from_fen(new_fen),
+            };
+            let window = window_days.unwrap_or(config.price_drop_window_days);
+            let r = on_price_changes(engine, sources.events.clone(), vec![change], window).await?;
+            println!(
+                "{product}: {} people carted or wished it in the last {window} days without buying; {} entered price_drop",
+                thousands(r.events),
+                thousands(r.entered)
+            );
         }
         JourneyCommand::Tasks { list } => {
             let tasks = engine.tasks(&list).await?;

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
+use cohort_engage::journey::entry::EntrySources;
 use cohort_engage::outbox::{Outbox, OutboxOptions};
 use cohort_loyalty::Loyalty;
 use cohort_model::SystemClock;
 use cohort_server::{AnalyticsService, EngageService, LoyaltyIssuer, Server, Services, StoreDirectory};
-use cohort_store::EventStore;
+use cohort_store::{AudienceStore, EventStore};
 
 use super::Context;
 
@@ -92,6 +93,7 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
     );
     let tag_rules = ctx.config.tags.rules()?;
     let store: Arc<dyn EventStore> = duckdb.clone();
+    let engage_scores: Arc<dyn AudienceStore> = duckdb.clone();
     // Tags follow every commit of the collector (docs/audiences.md).
     let audience =
         cohort_server::AudienceService::start(store.clone(), duckdb, tag_rules, shop, Arc::new(SystemClock))?;
@@ -114,7 +116,8 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot open the engage store {engage_url}"))?;
             let directory = Arc::new(StoreDirectory(store.clone()));
             let issuer = Arc::new(LoyaltyIssuer(loyalty.clone()));
-            Some(EngageService::start(outbox, engage_config, directory, issuer)?)
+            let sources = EntrySources { events: store.clone(), scores: engage_scores };
+            Some(EngageService::start(outbox, engage_config, directory, issuer, Some(sources))?)
         } else {
             None
         };
