@@ -122,6 +122,10 @@ fn every_console_page_works_in_headless_chromium() {
         "jobs-after",
         "basket-en",
         "jobs-en",
+        "segments-phone",
+        "basket-phone",
+        "audiences-phone",
+        "jobs-phone",
     ] {
         assert!(shots.join(format!("{page}.png")).exists(), "screenshot of {page}");
     }

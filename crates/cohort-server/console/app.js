@@ -686,7 +686,7 @@ function basket(view) {
           return `${rule(x)}<br>${t("support")} ${fmt(x.support, "ratio")} · ${t("confidence")} ${fmt(x.confidence, "ratio")} · ${t("lift")} ${x.lift.toFixed(2)}`; } },
         animation: false, grid: { left: 60, right: 30, top: 40, bottom: 50 },
         xAxis: { type: "value", name: t("support"), nameLocation: "middle", nameGap: 30, scale: true, axisLabel: { formatter: (v) => `${+(v * 100).toFixed(2)}%` } },
-        yAxis: { type: "value", name: t("confidence"), scale: true, axisLabel: { formatter: (v) => `${Math.round(v * 100)}%` } },
+        yAxis: { type: "value", name: t("confidence"), scale: true, axisLabel: { formatter: (v) => `${+(v * 100).toFixed(1)}%` } },
         series: [{ type: "scatter", data: r.rules.map((x) => [x.support, x.confidence, x.lift]),
           symbolSize: (v) => Math.min(48, 6 + 6 * v[2]) }] });
     } catch (e) { out.replaceChildren(errorBox(e)); }

@@ -269,6 +269,14 @@ try {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 1, `phone layout has no horizontal overflow (${overflow}px)`);
     await page.screenshot({ path: `${shots}/overview-phone.png`, fullPage: true });
+    for (const id of ["segments", "basket", "audiences", "jobs"]) {
+      await page.goto(`${url}/console/#/${id}`);
+      await page.waitForFunction((id) => document.querySelector("#view").dataset.page === id
+        && document.querySelector("#view").dataset.ready === "true", id, { timeout: 30000 });
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(wide <= 1, `phone: ${id} has no horizontal overflow (${wide}px)`);
+      await page.screenshot({ path: `${shots}/${id}-phone.png`, fullPage: true });
+    }
     check(errors.length === 0, `phone: no console errors ${errors.join(" | ")}`);
   }
   console.log("console checks passed");
