@@ -137,17 +137,17 @@ pub struct StoreOutcomes {
 }
 
 /// A purchase, from an order or an `Order Completed` event.
-struct Purchase<'a> {
-    id: &'a str,
-    at: DateTime<Utc>,
-    total: Money,
-    discount: Money,
-    coupon: Option<&'a str>,
+pub(crate) struct Purchase<'a> {
+    pub id: &'a str,
+    pub at: DateTime<Utc>,
+    pub total: Money,
+    pub discount: Money,
+    pub coupon: Option<&'a str>,
 }
 
 /// Every purchase of a history, stored orders first, then events whose
 /// order is not stored; in time order.
-fn purchases(history: &PersonHistory) -> Vec<Purchase<'_>> {
+pub(crate) fn purchases(history: &PersonHistory) -> Vec<Purchase<'_>> {
     let mut out: Vec<Purchase<'_>> = history
         .orders
         .iter()

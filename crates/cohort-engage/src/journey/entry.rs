@@ -31,13 +31,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
-use cohort_model::{Money, OrderKind, PersonId, ShopTime};
+use cohort_model::{Money, PersonId, ShopTime};
 use cohort_predict::replenish::{ReplenishSettings, Replenishment};
 use cohort_store::{AudienceStore, EventStore};
 use serde::{Deserialize, Serialize};
 
 use super::engine::{Entry, JourneyEngine, NewEntry};
 use super::{month_day, yuan_text};
+use crate::campaign::outcomes::purchases;
 use crate::channel::Vars;
 use crate::{EngageError, Result};
 
@@ -370,8 +371,10 @@ pub fn read_facts(
     let mut people = Vec::new();
     sources.events.scan_histories(&mut |h| {
         let mut f = PersonFacts::new(h.person_id.clone());
-        for o in h.orders.iter().filter(|o| o.kind == OrderKind::Purchase) {
-            let day = shop.date(o.placed_at);
+        // Stored orders (imports) and `Order Completed` events (collected
+        // over HTTP), each order once.
+        for o in purchases(&h) {
+            let day = shop.date(o.at);
             let ago = (today - day).num_days();
             if ago < 0 {
                 continue;
