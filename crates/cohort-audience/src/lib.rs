@@ -36,5 +36,7 @@ pub use engine::{diff, DryRun, PersonUpdate, RecomputeReport, TagEngine};
 pub use error::AudienceError;
 pub use eval::Subject;
 pub use pii::{is_pii_key, Pii};
-pub use profile::{BookReport, Lookup, PersonView, ProfileBook, EVENTS_KEPT, TAG_CHANGES_SHOWN};
+pub use profile::{
+    BookReport, HeldEvent, HeldProfile, Lookup, PersonView, ProfileBook, EVENTS_KEPT, TAG_CHANGES_SHOWN,
+};
 pub use rules::{check_name, example_rules, parse_rules, rules_in_force, RuleSpec, TagRule};

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use cohort_model::{Event, PersonId, Profile, User};
 use cohort_store::{AudienceStore, EventStore, PersonHistory, PersonTag, TagChange};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::pii::{is_pii_key, Pii};
@@ -36,7 +37,7 @@ pub const TAG_CHANGES_SHOWN: usize = 20;
 pub const EVENTS_KEPT: usize = 20;
 
 /// One person as the profile API shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PersonView {
     /// Who.
     pub person_id: PersonId,
@@ -45,16 +46,17 @@ pub struct PersonView {
     pub has_history: bool,
     /// Registered-user attributes.
     pub user: Option<User>,
-    /// The stored profile of the last compute.
-    pub profile: Option<Profile>,
+    /// The stored profile of the last compute, as JSON (its segments
+    /// apart), kept serialised: a third of the memory of the struct.
+    pub profile: Option<HeldProfile>,
     /// Current tags, by tag name.
     pub tags: Vec<PersonTag>,
     /// The last [`TAG_CHANGES_SHOWN`] tag changes, oldest first.
     pub tag_history: Vec<TagChange>,
     /// Every `person_scores` row of the person, as JSON.
     pub scores: Vec<Value>,
-    /// The most recent events, newest first.
-    pub recent: Vec<Event>,
+    /// The most recent events, newest first, kept serialised.
+    pub recent: Vec<HeldEvent>,
     /// Whether `recent` holds every event of the person.
     pub all_events: bool,
     /// The JSON of [`PersonView::render`] with [`EVENTS_KEPT`] events,
@@ -63,14 +65,66 @@ pub struct PersonView {
     rendered: [OnceLock<Arc<[u8]>>; 2],
 }
 
+/// An event as the book keeps it: its JSON, and whether its properties
+/// hold personal data (only those are parsed again, to mask them).
+#[derive(Debug, Clone)]
+pub struct HeldEvent {
+    json: Box<RawValue>,
+    has_pii: bool,
+}
+
+impl HeldEvent {
+    /// Serialises an event.
+    pub fn new(e: &Event) -> HeldEvent {
+        let json = serde_json::value::to_raw_value(e).unwrap_or_else(|_| RawValue::NULL.to_owned());
+        HeldEvent { json, has_pii: e.properties.keys().any(|k| is_pii_key(k)) }
+    }
+
+    /// The JSON shown: as stored, or with personal properties masked.
+    fn shown(&self, pii: Pii) -> Cow<'_, RawValue> {
+        if pii == Pii::Shown || !self.has_pii {
+            return Cow::Borrowed(&self.json);
+        }
+        let mut event: Value = serde_json::from_str(self.json.get()).unwrap_or_default();
+        if let Some(Value::Object(props)) = event.get("properties") {
+            event["properties"] = Value::Object(pii.traits(props));
+        }
+        Cow::Owned(serde_json::value::to_raw_value(&event).unwrap_or_else(|_| RawValue::NULL.to_owned()))
+    }
+}
+
+/// A stored profile as the book keeps it: the JSON and its segments.
+#[derive(Debug, Clone)]
+pub struct HeldProfile {
+    json: Box<RawValue>,
+    segments: Box<RawValue>,
+}
+
+impl HeldProfile {
+    /// Serialises a profile.
+    pub fn new(p: &Profile) -> HeldProfile {
+        let null = || RawValue::NULL.to_owned();
+        let segments = Segments {
+            value_tier: &p.value_tier,
+            lifecycle: &p.lifecycle,
+            behaviour: &p.behaviour,
+            rfm_segment: &p.rfm_segment,
+        };
+        HeldProfile {
+            json: serde_json::value::to_raw_value(p).unwrap_or_else(|_| null()),
+            segments: serde_json::value::to_raw_value(&segments).unwrap_or_else(|_| null()),
+        }
+    }
+}
+
 /// Instants as the store keeps them (microseconds).
 fn micros(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
 }
 
 /// The last `keep` events of a history (kept in time order), newest first.
-fn newest(history: &PersonHistory, keep: usize) -> Vec<Event> {
-    history.events.iter().rev().take(keep).cloned().collect()
+fn newest(history: &PersonHistory, keep: usize) -> Vec<HeldEvent> {
+    history.events.iter().rev().take(keep).map(HeldEvent::new).collect()
 }
 
 impl PersonView {
@@ -93,12 +147,12 @@ impl PersonView {
             person_id: person.clone(),
             has_history: history.is_some(),
             user: history.and_then(|h| h.user),
-            profile,
+            profile: profile.as_ref().map(HeldProfile::new),
             tags: tags.person_tags(Some(person))?,
             tag_history: tags.tag_history(Some(person), TAG_CHANGES_SHOWN)?,
             scores: tags.person_scores(person)?,
             all_events: events.len() < recent,
-            recent: events,
+            recent: events.iter().map(HeldEvent::new).collect(),
             rendered: Default::default(),
         }))
     }
@@ -137,34 +191,15 @@ impl PersonView {
                 "traits": pii.traits(&u.traits),
             })
         });
-        let recent_events = self
-            .recent
-            .iter()
-            .take(n)
-            .map(|e| {
-                if pii == Pii::Shown || !e.properties.keys().any(|k| is_pii_key(k)) {
-                    Cow::Borrowed(e)
-                } else {
-                    let mut e = e.clone();
-                    e.properties = pii.traits(&e.properties);
-                    Cow::Owned(e)
-                }
-            })
-            .collect();
         Answer {
             person_id: &self.person_id,
             user,
-            segments: self.profile.as_ref().map(|p| Segments {
-                value_tier: &p.value_tier,
-                lifecycle: &p.lifecycle,
-                behaviour: &p.behaviour,
-                rfm_segment: &p.rfm_segment,
-            }),
+            segments: self.profile.as_ref().map(|p| &*p.segments),
             tags: self.tags.iter().map(|t| TagSince { tag: &t.tag, since: t.since }).collect(),
             tag_history: &self.tag_history,
             scores: &self.scores,
-            recent_events,
-            profile: self.profile.as_ref(),
+            recent_events: self.recent.iter().take(n).map(|e| e.shown(pii)).collect(),
+            profile: self.profile.as_ref().map(|p| &*p.json),
             pii: if pii == Pii::Shown { "shown" } else { "masked" },
         }
     }
@@ -175,12 +210,12 @@ impl PersonView {
 struct Answer<'a> {
     person_id: &'a PersonId,
     user: Option<Value>,
-    segments: Option<Segments<'a>>,
+    segments: Option<&'a RawValue>,
     tags: Vec<TagSince<'a>>,
     tag_history: &'a [TagChange],
     scores: &'a [Value],
-    recent_events: Vec<Cow<'a, Event>>,
-    profile: Option<&'a Profile>,
+    recent_events: Vec<Cow<'a, RawValue>>,
+    profile: Option<&'a RawValue>,
     pii: &'static str,
 }
 
@@ -300,7 +335,7 @@ impl ProfileBook {
                 has_history: history.is_some(),
                 all_events: history.as_ref().is_none_or(|h| h.events.len() <= self.keep),
                 user: history.and_then(|h| h.user),
-                profile,
+                profile: profile.as_ref().map(HeldProfile::new),
                 tags: current.remove(&person).unwrap_or_default(),
                 tag_history,
                 scores: scores.remove(&person).unwrap_or_default(),
@@ -375,7 +410,7 @@ impl ProfileBook {
             person_id: person.clone(),
             has_history: history.is_some(),
             user: history.and_then(|h| h.user.clone()),
-            profile: profile.cloned(),
+            profile: profile.map(HeldProfile::new),
             tags: current,
             tag_history,
             scores,

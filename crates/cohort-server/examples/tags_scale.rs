@@ -3,7 +3,12 @@
 //! 1. a full tag recompute of everyone with the six example rules, twice
 //!    (first: every tag gained; then nothing changes): time and peak
 //!    resident memory;
-//! 2. the profile book's full load: time, persons, resident memory a person.
+//! 2. the profile book's full load: time, persons, resident memory a person;
+//! 3. the incremental update of one person at a time (what the tag thread
+//!    does after a commit: read the history, evaluate, store the changes,
+//!    refresh the book), for 20 persons spread over the id range.
+//!
+//! `TAGS_SCALE_SKIP_RECOMPUTE=1` skips step 1 (for a second look at 2–3).
 //!
 //! ```sh
 //! cargo run --release -p cohort-server --example tags_scale -- STORE_DIR OUT.json [USERS DAYS]
@@ -64,15 +69,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("store: {} persons, {} events, {} orders", stats.persons, stats.events, stats.orders);
 
     let engine = TagEngine::new(parse_rules(&example_rules(), "bench")?, ShopTime::default());
-    reset_peak();
-    let rss_start = proc_mib("VmRSS");
-    let first = engine.recompute_all(&store, &store, as_of)?;
-    let first_peak = proc_mib("VmHWM");
-    eprintln!("recompute (first): {:.1}s, {} gained, peak {first_peak:.0} MiB", first.millis / 1000.0, first.gained);
-    reset_peak();
-    let again = engine.recompute_all(&store, &store, as_of)?;
-    let again_peak = proc_mib("VmHWM");
-    eprintln!("recompute (no change): {:.1}s, peak {again_peak:.0} MiB", again.millis / 1000.0);
+    let mut recompute = serde_json::Value::Null;
+    if std::env::var_os("TAGS_SCALE_SKIP_RECOMPUTE").is_none() {
+        reset_peak();
+        let rss_start = proc_mib("VmRSS");
+        let first = engine.recompute_all(&store, &store, as_of)?;
+        let first_peak = proc_mib("VmHWM");
+        eprintln!(
+            "recompute (first): {:.1}s, {} gained, peak {first_peak:.0} MiB",
+            first.millis / 1000.0,
+            first.gained
+        );
+        reset_peak();
+        let again = engine.recompute_all(&store, &store, as_of)?;
+        let again_peak = proc_mib("VmHWM");
+        eprintln!("recompute (no change): {:.1}s, peak {again_peak:.0} MiB", again.millis / 1000.0);
+        recompute = json!({
+            "first": {"s": first.millis / 1000.0, "persons": first.persons, "gained": first.gained,
+                      "counts": first.counts, "peak_rss_mib": first_peak, "rss_before_mib": rss_start},
+            "unchanged": {"s": again.millis / 1000.0, "peak_rss_mib": again_peak},
+        });
+    }
 
     let book = ProfileBook::new(EVENTS_KEPT);
     let rss_before_book = proc_mib("VmRSS");
@@ -88,12 +105,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         loaded.events,
         loaded.millis / 1000.0
     );
+    // One person at a time, as the tag thread does after a commit.
+    let mut ids = Vec::new();
+    store.scan_profiles(&mut |p| {
+        ids.push(p.person_id);
+        Ok(())
+    })?;
+    if ids.is_empty() {
+        store.scan_histories(&mut |h| {
+            if ids.len() < 100_000 {
+                ids.push(h.person_id);
+            }
+            Ok(())
+        })?;
+    }
+    let mut one_ms = Vec::new();
+    for k in 0..20 {
+        let person = ids[k * ids.len() / 20].clone();
+        let started = Instant::now();
+        engine.update_persons_observed(&store, &store, std::slice::from_ref(&person), as_of, &mut |u| {
+            book.refresh(&store, u.history, u.person, u.profile, u.before, u.changes)
+        })?;
+        one_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    one_ms.sort_by(f64::total_cmp);
+    eprintln!("incremental update of one person: p50 {:.0} ms, max {:.0} ms", one_ms[10], one_ms[19]);
     let result = json!({
         "store": {"persons": stats.persons, "users": stats.users, "events": stats.events, "orders": stats.orders,
                   "generate_s": generate_s},
-        "recompute_first": {"s": first.millis / 1000.0, "persons": first.persons, "gained": first.gained,
-                            "counts": first.counts, "peak_rss_mib": first_peak, "rss_before_mib": rss_start},
-        "recompute_unchanged": {"s": again.millis / 1000.0, "peak_rss_mib": again_peak},
+        "recompute": recompute,
+        "incremental_one_person_ms": {"p50": one_ms[10], "max": one_ms[19], "all": one_ms},
         "profile_book": {"persons": loaded.persons, "events": loaded.events, "load_s": loaded.millis / 1000.0,
                          "rss_before_mib": rss_before_book, "rss_after_mib": rss_after_book,
                          "bytes_per_person": per_person, "peak_rss_mib": book_peak},
