@@ -1,6 +1,7 @@
 //! Model training as background jobs: `POST /v1/jobs/train` with
 //! `{"model": "churn" | "clusters" | "clv" | "replenishment" |
-//! "recommend", …}` answers 202 and the job; `GET /v1/jobs/{id}` shows its
+//! "recommend", …}` (and per model `horizon_days` / `cut_off`, `k`,
+//! `as_of`) answers 202 and the job; `GET /v1/jobs/{id}` shows its
 //! stage and units done of the stage's total. Each job does what its CLI
 //! command does (`cohort churn train` then `score`, `cohort clusters
 //! --refit`, `cohort clv fit`, `cohort replenish`, `cohort recommend
@@ -14,7 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use cohort_duckdb::{DuckDbStore, ScoreRow};
 use cohort_model::{Profile, ShopTime};
 use cohort_predict::churn::{build_sets, default_cut_offs, ChurnModel, ChurnSettings};
@@ -61,6 +62,9 @@ struct TrainBody {
     /// Churn: forward window in days.
     #[serde(default)]
     horizon_days: Option<u32>,
+    /// Churn: the training cut-off day (shop time); default data end − 2 × horizon.
+    #[serde(default)]
+    cut_off: Option<NaiveDate>,
     /// Clusters: a fixed number of clusters.
     #[serde(default)]
     k: Option<usize>,
@@ -71,7 +75,7 @@ struct TrainBody {
 
 /// One job's work, checked before it starts.
 enum Plan {
-    Churn(ChurnSettings),
+    Churn(ChurnSettings, Option<NaiveDate>),
     Clusters(ClusterSettings),
     Clv(ClvSettings, Option<NaiveDate>),
     Replenishment(ReplenishSettings, Option<NaiveDate>),
@@ -81,7 +85,7 @@ enum Plan {
 impl Plan {
     fn kind(&self) -> &'static str {
         match self {
-            Plan::Churn(_) => "train_churn",
+            Plan::Churn(..) => "train_churn",
             Plan::Clusters(_) => "train_clusters",
             Plan::Clv(..) => "train_clv",
             Plan::Replenishment(..) => "train_replenishment",
@@ -91,7 +95,7 @@ impl Plan {
 
     fn steps(&self) -> u32 {
         match self {
-            Plan::Churn(_) => 5,
+            Plan::Churn(..) => 5,
             Plan::Clusters(_) => 4,
             Plan::Clv(..) => 3,
             Plan::Replenishment(..) => 2,
@@ -113,6 +117,7 @@ fn plan(body: &[u8], base: &TrainingSettings) -> Result<Plan, String> {
     };
     let m = body.model.as_str();
     only("horizon_days", body.horizon_days.is_some() && m != "churn", "churn")?;
+    only("cut_off", body.cut_off.is_some() && m != "churn", "churn")?;
     only("k", body.k.is_some() && m != "clusters", "clusters")?;
     only("as_of", body.as_of.is_some() && m != "clv" && m != "replenishment", "clv and replenishment")?;
     Ok(match m {
@@ -122,7 +127,7 @@ fn plan(body: &[u8], base: &TrainingSettings) -> Result<Plan, String> {
                 s.horizon_days = h;
             }
             s.validate().map_err(|e| e.to_string())?;
-            Plan::Churn(s)
+            Plan::Churn(s, body.cut_off)
         }
         "clusters" => {
             let mut s = base.clusters.clone();
@@ -168,7 +173,7 @@ pub(crate) async fn start(State(state): State<AppState>, headers: HeaderMap, bod
     let (kind, steps) = (plan.kind(), plan.steps());
     let started = service.jobs().spawn(kind, Some(steps), move |progress| {
         let result = match plan {
-            Plan::Churn(s) => churn(&store, &segments, &s, progress),
+            Plan::Churn(s, cut_off) => churn(&store, &segments, &s, cut_off.map(|d| shop.start_of_day(d)), progress),
             Plan::Clusters(s) => clusters(&store, &s, progress),
             Plan::Clv(s, as_of) => clv(&store, &shop, s, as_of, progress),
             Plan::Replenishment(s, as_of) => replenishment(&store, &shop, s, as_of, progress),
@@ -211,11 +216,21 @@ fn store_scores(store: &DuckDbStore, model: &str, rows: &[ScoreRow], progress: &
     Ok(String::new())
 }
 
-/// `cohort churn train` with its default cut-offs, then `cohort churn score`.
-fn churn(store: &DuckDbStore, segments: &cohort_insight::InsightConfig, s: &ChurnSettings, p: &Progress) -> Outcome {
+/// `cohort churn train` (at `cut_off`, else its default cut-offs), then
+/// `cohort churn score`.
+fn churn(
+    store: &DuckDbStore,
+    segments: &cohort_insight::InsightConfig,
+    s: &ChurnSettings,
+    cut_off: Option<DateTime<Utc>>,
+    p: &Progress,
+) -> Outcome {
     p.stage("building training sets", Some(1));
     let end = store.stats()?.last_at.ok_or("the store is empty: import orders first")?;
-    let (train_at, eval_at) = default_cut_offs(end, s.horizon_days);
+    let (train_at, eval_at) = match cut_off {
+        Some(t) => (t, t + Duration::days(i64::from(s.horizon_days))),
+        None => default_cut_offs(end, s.horizon_days),
+    };
     let sets = build_sets(store, segments, s, &[train_at, eval_at])?;
     p.advance(1);
     p.stage("training", Some(1));
@@ -393,6 +408,8 @@ mod tests {
         assert_eq!(ok(r#"{"model":"replenishment","as_of":"2025-08-20"}"#).kind(), "train_replenishment");
         assert!(refused(r#"{"model":"lda"}"#).starts_with("model \"lda\": expected one of churn, clusters"));
         assert!(refused(r#"{"model":"clv","k":3}"#).starts_with("k: applies to clusters only"));
+        assert_eq!(ok(r#"{"model":"churn","cut_off":"2025-03-01"}"#).kind(), "train_churn");
+        assert!(refused(r#"{"model":"clusters","cut_off":"2025-03-01"}"#).starts_with("cut_off: applies to churn only"));
         assert!(refused(r#"{"model":"clusters","k":1}"#).contains('k'));
         assert!(refused(r#"{"model":"churn","horizon_days":0}"#).contains("horizon_days"));
         assert!(refused(r#"{"model":"clv","as_of":"20 Aug"}"#).starts_with("body: "));

@@ -296,9 +296,18 @@ async fn training_jobs_report_stages_and_finish() {
     assert_eq!((job["step"].as_u64(), job["steps"].as_u64()), (Some(2), Some(2)));
     assert_eq!(job["stage"], "storing scores");
 
+    // Churn at a given cut-off: four buyers are too few, and the reason names that cut-off.
+    let body = json!({"model": "churn", "cut_off": "2025-03-01", "horizon_days": 30});
+    let (status, job) = s.call("POST", "/v1/jobs/train", ADMIN_KEY, Some(body)).await;
+    assert_eq!(status, 202, "{job}");
+    let job = s.finished(job["id"].as_u64().unwrap()).await;
+    assert_eq!((job["state"].as_str(), job["step"].as_u64()), (Some("failed"), Some(2)), "{job}");
+    // Midnight of 2025-03-01 in Shanghai is 2025-02-28 16:00 UTC, the date the engine prints.
+    assert!(job["message"].as_str().unwrap().starts_with("churn training set at 2025-02-28: 0 eligible"), "{job}");
+
     let (_, list) = s.call("GET", "/v1/jobs", ADMIN_KEY, None).await;
     let kinds: Vec<&str> = list["jobs"].as_array().unwrap().iter().map(|j| j["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["train_replenishment", "train_clusters"], "newest first");
+    assert_eq!(kinds, ["train_churn", "train_replenishment", "train_clusters"], "newest first");
 
     for (body, field) in [
         (json!({"model": "lda"}), "model"),
