@@ -803,4 +803,5 @@ async function start() {
   route();
 }
 
-start();
+// After every deferred script: engage.js adds its pages to PAGES first.
+document.addEventListener("DOMContentLoaded", start);

@@ -16,6 +16,7 @@ use crate::AppState;
 const ASSETS: &[(&str, &str, &[u8])] = &[
     ("index.html", "text/html; charset=utf-8", include_bytes!("../console/index.html")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../console/app.js")),
+    ("engage.js", "text/javascript; charset=utf-8", include_bytes!("../console/engage.js")),
     ("app.css", "text/css; charset=utf-8", include_bytes!("../console/app.css")),
     ("echarts.min.js", "text/javascript; charset=utf-8", include_bytes!("../console/vendor/echarts.min.js")),
 ];

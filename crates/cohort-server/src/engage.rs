@@ -25,11 +25,11 @@ use cohort_engage::experiment::readout::{read_out, ArmCounts};
 use cohort_engage::experiment::{sticky, Arm, Assignment, Experiment, Holdout};
 use cohort_engage::journey::entry::{self, EntryReport, EntrySources};
 use cohort_engage::journey::price_drop::{on_price_changes, PriceChange};
-use cohort_engage::journey::{report, Directory, JourneyEngine, JourneyEvent, JourneySpec, RunStatus};
+use cohort_engage::journey::{report, Action, Directory, JourneyEngine, JourneyEvent, JourneySpec, RunStatus};
 use cohort_engage::outbox::{Engagement, Outbox, Preference};
 use cohort_engage::EngageError;
-use cohort_loyalty::{IdempotencyKey, Loyalty, TemplateId};
-use cohort_model::{PersonId, UserId};
+use cohort_loyalty::{Audience, CouponTemplate, IdempotencyKey, Loyalty, Offer as LoyaltyOffer, TemplateId, Validity};
+use cohort_model::{Money, PersonId, UserId};
 use cohort_store::EventStore;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -80,6 +80,51 @@ impl OfferIssuer for LoyaltyIssuer {
                 }
             }
         })
+    }
+}
+
+/// Minimum spends the shipped playbooks' coupon texts promise ("满200可用").
+const PLAYBOOK_MIN_SPEND_YUAN: &[(&str, i64)] = &[("CAT-200-30", 200)];
+
+impl LoyaltyIssuer {
+    /// Creates, in the loyalty store, every coupon template the journeys
+    /// offer and the store lacks: the face value and days of the offer, no
+    /// threshold unless the playbook's text promises one, for everyone, up
+    /// to 100 per member over time (the journeys' re-entry rules decide how
+    /// often). A template the shop defined differently is kept as it is.
+    /// Returns how many were created.
+    pub async fn ensure_templates(&self, journeys: &[JourneySpec]) -> Result<u64, cohort_loyalty::LoyaltyError> {
+        let mut created = 0;
+        for offer in journeys.iter().flat_map(|j| &j.steps).filter_map(|step| match &step.action {
+            Action::Send { offer, .. } => Some(offer),
+            _ => None,
+        }) {
+            let Offer::Coupon { template, face_value, valid_days } = offer else { continue };
+            let min_spend =
+                PLAYBOOK_MIN_SPEND_YUAN.iter().find(|(id, _)| id == template).map(|(_, y)| Money::from_yuan(*y));
+            let definition = CouponTemplate {
+                id: TemplateId::new(template.as_str())?,
+                name: template.clone(),
+                offer: match min_spend {
+                    Some(min_spend) => LoyaltyOffer::Threshold { min_spend, off: *face_value },
+                    None => LoyaltyOffer::NoThreshold { off: *face_value },
+                },
+                categories: Vec::new(),
+                audience: Audience::Everyone,
+                validity: Validity::DaysAfterIssue { days: *valid_days },
+                per_user_limit: 100,
+                quantity_cap: None,
+                budget: None,
+            };
+            match self.0.create_template(definition).await {
+                Ok(new) => created += u64::from(new),
+                Err(cohort_loyalty::LoyaltyError::Conflict { id, .. }) => {
+                    tracing::info!(template = %id, "coupon template defined by the shop kept as it is");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(created)
     }
 }
 

@@ -255,9 +255,18 @@ async fn campaigns_preferences_and_experiments() {
     assert_eq!(status, 400);
     assert!(body["message"].as_str().unwrap().contains("contacts[0].person_id"), "{body}");
 
+    // Delivered: written by the file sink, then recorded (a moment later).
     s.eventually("the campaign's messages delivered", |s| s.sent().len() as u64 == treatment).await;
-    let (status, c) = s.call("GET", "/v1/campaigns/wake_1120", ADMIN_KEY, None).await;
-    assert_eq!(status, 200, "{c}");
+    let started = Instant::now();
+    let c = loop {
+        let (status, c) = s.call("GET", "/v1/campaigns/wake_1120", ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{c}");
+        if c["delivery"]["delivered"].as_u64() == Some(treatment) {
+            break c;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "deliveries never recorded: {c}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(c["members"], 40);
     assert_eq!(c["outcomes"]["scheduled"].as_u64(), Some(treatment));
     assert_eq!(c["outcomes"]["control"].as_u64(), Some(control));
@@ -488,4 +497,58 @@ async fn without_an_engage_store_the_routes_say_so() {
     assert_eq!(response.status().as_u16(), 503);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "engage_disabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playbook_coupons_exist_in_the_loyalty_store_and_a_refused_offer_withdraws_its_message() {
+    use cohort_engage::journey::{playbooks, JourneyEngine};
+    use cohort_loyalty::{Loyalty, LoyaltyConfig};
+    use cohort_server::LoyaltyIssuer;
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(morning()));
+    let shop = ShopTime::default();
+    let loyalty_url = cohort_loyalty::sqlite_url(&dir.path().join("loyalty.sqlite"));
+    let loyalty = Loyalty::open(&loyalty_url, LoyaltyConfig::default(), shop, clock.clone()).await.unwrap();
+    let issuer = Arc::new(LoyaltyIssuer(Arc::new(loyalty)));
+    // Nine distinct coupon templates among the shipped playbooks; the second call creates none.
+    assert_eq!(issuer.ensure_templates(&playbooks::all()).await.unwrap(), 9);
+    assert_eq!(issuer.ensure_templates(&playbooks::all()).await.unwrap(), 0);
+
+    let sent_file = dir.path().join("sent.jsonl");
+    let sinks = ChannelKind::ALL.into_iter().map(|c| (c, Sink::File { path: sent_file.clone() })).collect();
+    let url = cohort_engage::sqlite_url(&dir.path().join("engage.sqlite"));
+    let outbox =
+        Outbox::open(&url, shop, clock.clone(), OutboxOptions { sinks, ..OutboxOptions::default() }).await.unwrap();
+    // The light wake-up offers WAKE-10 (now in the store); a copy offering a
+    // template nobody defined has its message withdrawn, and its run goes on.
+    let light = playbooks::wake_up(playbooks::SilentTier::Light);
+    let mut broken = light.clone();
+    broken.id = "wake_broken".into();
+    for step in &mut broken.steps {
+        if let cohort_engage::journey::Action::Send {
+            offer: cohort_engage::campaign::Offer::Coupon { template, .. },
+            ..
+        } = &mut step.action
+        {
+            *template = "NO-SUCH-COUPON".into();
+        }
+    }
+    let store: Arc<dyn EventStore> = silent_shop();
+    let engine =
+        JourneyEngine::new(outbox.clone(), vec![light, broken], Arc::new(StoreDirectory(store)), issuer.clone())
+            .unwrap();
+    let s1 = PersonId::new("s1").unwrap();
+    assert!(engine.enter("wake_up_light", &s1, Default::default()).await.unwrap().is_some());
+    let s2 = PersonId::new("s2").unwrap();
+    let broken_run = engine.enter("wake_broken", &s2, Default::default()).await.unwrap().unwrap();
+    let coupons = issuer.0.coupons(&UserId::new("s1").unwrap()).await.unwrap();
+    assert_eq!(coupons.len(), 1);
+    assert_eq!(coupons[0].template.as_str(), "WAKE-10");
+    assert!(issuer.0.coupons(&UserId::new("s2").unwrap()).await.unwrap().is_empty());
+    let broken_messages = outbox.messages_of("wake_broken").await.unwrap();
+    assert_eq!(broken_messages.len(), 1);
+    assert_eq!(broken_messages[0].status, cohort_engage::outbox::MessageStatus::Suppressed);
+    let run = engine.run(broken_run).await.unwrap();
+    assert!(run.step > 0 && run.status == cohort_engage::journey::RunStatus::Active, "{run:?}");
 }

@@ -111,6 +111,7 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the loyalty store {loyalty_url}"))?;
         let issuer = Arc::new(LoyaltyIssuer(Arc::new(loyalty)));
+        issuer.ensure_templates(&journeys).await?;
         let engine =
             JourneyEngine::new(outbox.clone(), journeys.clone(), Arc::new(StoreDirectory(store)), issuer.clone())?;
         let done = execute(&outbox, &engine, &journeys, &config, &sources, args.command).await;

@@ -116,6 +116,8 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot open the engage store {engage_url}"))?;
             let directory = Arc::new(StoreDirectory(store.clone()));
             let issuer = Arc::new(LoyaltyIssuer(loyalty.clone()));
+            // The playbooks' coupons must exist for their offers to be issued.
+            issuer.ensure_templates(&engage_config.journeys()?).await?;
             let sources = EntrySources { events: store.clone(), scores: engage_scores };
             Some(EngageService::start(outbox, engage_config, directory, issuer, Some(sources))?)
         } else {

@@ -38,6 +38,13 @@ async function ready(page) {
   await page.waitForSelector('#view[data-ready="true"]', { timeout: 30000 });
 }
 
+// Opens a page from the navigation and waits until it has rendered.
+async function openPage(page, id) {
+  await page.click(`#nav a[data-page="${id}"]`);
+  await page.waitForFunction((id) => document.querySelector("#view").dataset.page === id
+    && document.querySelector("#view").dataset.ready === "true", id, { timeout: 30000 });
+}
+
 async function apiJson(page, method, path, body) {
   return page.evaluate(async ([method, path, body, key]) => {
     const res = await fetch(path, { method, credentials: "omit", headers: { Authorization: "Basic " + btoa(key + ":"), "Content-Type": "application/json" },
@@ -66,7 +73,7 @@ try {
   await ready(page);
   const pages = await page.$$eval("#nav a", (as) => as.map((a) => a.dataset.page));
   check(pages.length >= 6, `navigation lists ${pages.length} pages: ${pages.join(", ")}`);
-  const charted = new Set(["overview", "segments", "retention", "basket"]);
+  const charted = new Set(["overview", "segments", "retention", "basket", "journeys", "experiments"]);
   for (const id of pages) {
     await page.click(`#nav a[data-page="${id}"]`);
     await page.waitForFunction((id) => document.querySelector("#view").dataset.page === id
@@ -80,7 +87,8 @@ try {
     await page.screenshot({ path: `${shots}/${id}.png`, fullPage: true });
     check(errors.length === 0, `${id}: no console errors ${errors.join(" | ")}`);
   }
-  check(pages.includes("basket") && pages.includes("jobs"), "the basket rules and jobs pages are listed");
+  check(["basket", "jobs", "campaigns", "journeys", "experiments"].every((p) => pages.includes(p)),
+    "the basket rules, jobs, campaigns, journeys and experiments pages are listed");
 
   // 2b. The segments page draws the RFM grid and the movement over time.
   await page.click('#nav a[data-page="segments"]');
@@ -237,6 +245,50 @@ try {
   check(listed >= 2, `jobs page lists ${listed} jobs (recompute and clusters training)`);
   await page.screenshot({ path: `${shots}/jobs-after.png`, fullPage: true });
 
+  // 5b. Engage: a campaign launched from the console to a filter, its effect
+  // as the API measures it; journeys and their entry job; an experiment
+  // read-out equal to the API's.
+  await openPage(page, "campaigns");
+  const campaignId = await page.inputValue("#campaign-id");
+  await page.click("#campaign-launch");
+  await page.waitForSelector("#campaign-launched p[data-audience], #campaign-launched .error");
+  const launchError = await page.$$eval("#campaign-launched .error", (es) => es.map((e) => e.textContent));
+  check(launchError.length === 0, `campaign launched ${launchError.join("")}`);
+  const shownAudience = Number(await page.getAttribute("#campaign-launched p[data-audience]", "data-audience"));
+  const saved = await apiJson(page, "GET", `/v1/campaigns/${campaignId}`);
+  check(shownAudience > 0 && shownAudience === saved.members, `campaign ${campaignId}: ${shownAudience} shown, ${saved.members} members in the API`);
+  await page.click(`#campaign-list a[data-campaign="${campaignId}"]`);
+  await page.waitForSelector("#campaign-effect-chart canvas, #campaign-effect .error");
+  const effect = await apiJson(page, "GET", `/v1/campaigns/${campaignId}/effect`);
+  const shownUplift = Number(await page.getAttribute("#campaign-uplift", "data-difference"));
+  check(Math.abs(shownUplift - effect.uplift.difference) < 1e-12, `campaign uplift shown ${shownUplift} = API ${effect.uplift.difference}`);
+  check(effect.treatment + effect.control === saved.members - (saved.outcomes.holdout || 0) - (saved.outcomes.not_eligible || 0),
+    `effect arms ${effect.treatment} + ${effect.control} cover the members`);
+  await page.screenshot({ path: `${shots}/campaign-effect.png`, fullPage: true });
+
+  await openPage(page, "journeys");
+  await page.click("#entry-run");
+  await page.waitForSelector("#entry-report[data-entered], #entry-report .error");
+  const entryError = await page.$$eval("#entry-report .error", (es) => es.map((e) => e.textContent).join(""));
+  check(entryError === "", `the daily entry job ran from the console ${entryError}`);
+  await page.waitForSelector("#journey-chart canvas");
+  const journeysApi = await apiJson(page, "GET", "/v1/journeys");
+  const activeApi = journeysApi.journeys.reduce((n, j) => n + (j.runs.active || 0), 0);
+  const activeShown = await page.$$eval("#journey-list tbody tr", (rows) =>
+    rows.reduce((n, r) => n + Number(r.children[3].textContent.replace(/[^0-9]/g, "") || 0), 0));
+  check(activeShown === activeApi, `journeys: ${activeShown} active runs shown, ${activeApi} in the API`);
+  await page.screenshot({ path: `${shots}/journeys-entered.png`, fullPage: true });
+
+  await openPage(page, "experiments");
+  await page.waitForSelector("#experiment-chart canvas");
+  const readout = await apiJson(page, "POST", "/v1/experiments/analyze",
+    { arms: [{ name: "control", conversions: 200, units: 2000 }, { name: "treatment", conversions: 250, units: 2000 }] });
+  const shownP = Number(await page.getAttribute('#experiment-result [data-arm="treatment"]', "data-p"));
+  check(Math.abs(shownP - readout.arms[0].test.p_value) < 1e-12 && Math.abs(shownP - 0.0123509) < 1e-6,
+    `experiment p shown ${shownP} = API ${readout.arms[0].test.p_value}`);
+  await page.screenshot({ path: `${shots}/experiment-readout.png`, fullPage: true });
+  check(errors.length === 0, `engage pages: no console errors ${errors.join(" | ")}`);
+
   // 6. The language switch turns the navigation into English and back.
   const zh = await page.textContent('#nav a[data-page="overview"]');
   await page.click("#lang");
@@ -244,7 +296,8 @@ try {
   const en = await page.textContent('#nav a[data-page="overview"]');
   check(zh === "概览" && en === "Overview", `language switch: "${zh}" → "${en}"`);
   await page.screenshot({ path: `${shots}/segments-en.png`, fullPage: true });
-  for (const [id, english] of [["basket", "Basket rules"], ["jobs", "Jobs"], ["segments", "Segments"]]) {
+  for (const [id, english] of [["basket", "Basket rules"], ["jobs", "Jobs"], ["campaigns", "Campaigns"],
+    ["journeys", "Journeys"], ["experiments", "Experiments"], ["segments", "Segments"]]) {
     await page.click(`#nav a[data-page="${id}"]`);
     await page.waitForFunction((id) => document.querySelector("#view").dataset.page === id
       && document.querySelector("#view").dataset.ready === "true", id, { timeout: 30000 });
@@ -269,7 +322,7 @@ try {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 1, `phone layout has no horizontal overflow (${overflow}px)`);
     await page.screenshot({ path: `${shots}/overview-phone.png`, fullPage: true });
-    for (const id of ["segments", "basket", "audiences", "jobs"]) {
+    for (const id of ["segments", "basket", "audiences", "jobs", "campaigns", "journeys", "experiments"]) {
       await page.goto(`${url}/console/#/${id}`);
       await page.waitForFunction((id) => document.querySelector("#view").dataset.page === id
         && document.querySelector("#view").dataset.ready === "true", id, { timeout: 30000 });

@@ -213,7 +213,20 @@ impl JourneyEngine {
                     }
                 };
                 if scheduled && *offer != Offer::None {
-                    self.issuer.issue(key, person, offer).await?;
+                    // An offer the loyalty store refuses (unknown template,
+                    // budget spent) withdraws its message, as a campaign
+                    // does: a coupon text without the coupon is worse than
+                    // none. The run moves on.
+                    match self.issuer.issue(key, person, offer).await {
+                        Ok(()) => {}
+                        Err(EngageError::OfferNotIssued { reason, .. }) => {
+                            tracing::warn!(person = person.as_str(), key = key.as_str(), %reason, "journey offer refused; message withdrawn");
+                            if self.outbox.withdraw(outcome.id(), "offer_not_issued").await? {
+                                sent -= u64::from(matches!(outcome, Enqueued::Scheduled { .. }));
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             }
         }
