@@ -33,7 +33,17 @@ pub enum Activity {
     Share,
     /// The member checked in for the day.
     CheckIn,
+    /// Bonus points a campaign or journey grants (no growth, no daily cap;
+    /// the idempotency key keeps it to once per offer and person).
+    Bonus {
+        /// Points granted, 1 to [`MAX_BONUS`].
+        points: i64,
+    },
 }
+
+/// Most points one bonus may grant (¥1,000 at 100 points a yuan): a typo in
+/// a campaign spec must not mint a fortune.
+pub const MAX_BONUS: i64 = 100_000;
 
 impl Activity {
     /// The operation kind stored for it (daily caps are counted per kind).
@@ -43,6 +53,7 @@ impl Activity {
             Activity::Review => "review",
             Activity::Share => "share",
             Activity::CheckIn => "check_in",
+            Activity::Bonus { .. } => "bonus",
         }
     }
 }
@@ -264,6 +275,16 @@ pub(crate) async fn earn(
         Activity::Share => capped_award(conn, env, member, activity, cfg.points.share, cfg.growth.share).await?,
         Activity::CheckIn => {
             capped_award(conn, env, member, activity, cfg.points.check_in, cfg.growth.check_in).await?
+        }
+        Activity::Bonus { points } => {
+            if !(1..=MAX_BONUS).contains(points) {
+                return Err(LoyaltyError::InvalidInput {
+                    what: "bonus points",
+                    value: points.to_string(),
+                    reason: "must be between 1 and 100000",
+                });
+            }
+            (*points, 0, false)
         }
     };
     let mut posting = Posting::default();

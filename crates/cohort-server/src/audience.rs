@@ -670,18 +670,9 @@ pub(crate) async fn members(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let (service, pii) = match open(&headers, &s) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let q = match params(query.as_deref()) {
-        Ok(q) => q,
-        Err(r) => return *r,
-    };
-    let limit = match number(&q, "limit", 100, MAX_PAGE) {
-        Ok(n) => n,
-        Err(r) => return *r,
-    };
+    let (service, pii) = gate!(open(&headers, &s));
+    let q = gate!(params(query.as_deref()));
+    let limit = gate!(number(&q, "limit", 100, MAX_PAGE));
     let cursor = q.get("cursor").cloned();
     let result = blocking(move || {
         let audience = load_audience(service.tags.as_ref(), &id)?;
@@ -705,14 +696,8 @@ pub(crate) async fn export(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let (service, pii) = match open(&headers, &s) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let q = match params(query.as_deref()) {
-        Ok(q) => q,
-        Err(r) => return *r,
-    };
+    let (service, pii) = gate!(open(&headers, &s));
+    let q = gate!(params(query.as_deref()));
     let (format, content_type, ext) = match q.get("format").map(String::as_str).unwrap_or("csv") {
         "csv" => (cohort_audience::ExportFormat::Csv, "text/csv; charset=utf-8", "csv"),
         "ndjson" => (cohort_audience::ExportFormat::Ndjson, "application/x-ndjson", "ndjson"),

@@ -28,7 +28,9 @@ use cohort_engage::journey::price_drop::{on_price_changes, PriceChange};
 use cohort_engage::journey::{report, Action, Directory, JourneyEngine, JourneyEvent, JourneySpec, RunStatus};
 use cohort_engage::outbox::{Engagement, Outbox, Preference};
 use cohort_engage::EngageError;
-use cohort_loyalty::{Audience, CouponTemplate, IdempotencyKey, Loyalty, Offer as LoyaltyOffer, TemplateId, Validity};
+use cohort_loyalty::{
+    Activity, Audience, CouponTemplate, IdempotencyKey, Loyalty, Offer as LoyaltyOffer, TemplateId, Validity,
+};
 use cohort_model::{Money, PersonId, UserId};
 use cohort_store::EventStore;
 use serde::de::DeserializeOwned;
@@ -40,18 +42,9 @@ use crate::error::{error_response, invalid_input};
 use crate::writer::{CommitHook, Committed};
 use crate::AppState;
 
-/// The value of a gate (`Ok`), or the gate's answer returned at once.
-macro_rules! gate {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(r) => return *r,
-        }
-    };
-}
-
 /// Issues campaign and journey offers from the loyalty store, under the
-/// message's idempotency key, so a retried launch never issues twice.
+/// message's idempotency key, so a retried launch never issues twice:
+/// coupons of a template, and points bonuses as a ledger credit.
 pub struct LoyaltyIssuer(pub Arc<Loyalty>);
 
 impl OfferIssuer for LoyaltyIssuer {
@@ -75,8 +68,14 @@ impl OfferIssuer for LoyaltyIssuer {
                         Err(e) => Err(EngageError::Corrupt(format!("loyalty: {e}"))),
                     }
                 }
-                Offer::PointsBonus { .. } => {
-                    Err(refuse("points bonuses are not issued by the loyalty store yet".into()))
+                Offer::PointsBonus { points, .. } => {
+                    let key = IdempotencyKey::new(key).map_err(|e| refuse(e.to_string()))?;
+                    let user = UserId::new(person.as_str()).map_err(|e| refuse(e.to_string()))?;
+                    match self.0.record_activity(&key, &user, Activity::Bonus { points: *points }).await {
+                        Ok(_) => Ok(()),
+                        Err(e) if e.is_user_error() => Err(refuse(e.to_string())),
+                        Err(e) => Err(EngageError::Corrupt(format!("loyalty: {e}"))),
+                    }
                 }
             }
         })
@@ -266,14 +265,9 @@ impl EngageService {
         entry::run_daily(&self.engine, sources, self.engine.shop(), today, &self.config.entry).await
     }
 
-    /// The outbox (for tests and the CLI).
+    /// The outbox (its messages, delivery counts and contact rules).
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
-    }
-
-    /// The journey engine.
-    pub fn engine(&self) -> &Arc<JourneyEngine> {
-        &self.engine
     }
 
     fn holdout(&self) -> Option<Holdout> {

@@ -22,6 +22,17 @@
 //! A 200 means committed: each request waits for the transaction holding
 //! its messages. See `docs/collection.md`.
 
+/// The value of a handler's gate or parse (`Ok`), or its boxed answer
+/// (`Err(Box<Response>)`) returned at once.
+macro_rules! gate {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return *r,
+        }
+    };
+}
+
 mod analytics;
 mod audience;
 mod auth;

@@ -551,4 +551,18 @@ async fn playbook_coupons_exist_in_the_loyalty_store_and_a_refused_offer_withdra
     assert_eq!(broken_messages[0].status, cohort_engage::outbox::MessageStatus::Suppressed);
     let run = engine.run(broken_run).await.unwrap();
     assert!(run.step > 0 && run.status == cohort_engage::journey::RunStatus::Active, "{run:?}");
+
+    // A points bonus is a ledger credit, once per key; a silly amount is refused.
+    use cohort_engage::campaign::{Offer, OfferIssuer};
+    let bonus = Offer::PointsBonus { points: 500, cost: Money::from_yuan(5) };
+    for _ in 0..2 {
+        issuer.issue("campaign:bonus:s3", &PersonId::new("s3").unwrap(), &bonus).await.unwrap();
+    }
+    let balance = issuer.0.balance(&UserId::new("s3").unwrap()).await.unwrap();
+    assert_eq!(balance.available.get(), 500, "{balance:?}");
+    let verified = issuer.0.verify().await.unwrap();
+    assert_eq!(verified.problem_count, 0, "{:?}", verified.problems);
+    let huge = Offer::PointsBonus { points: 10_000_000, cost: Money::ZERO };
+    let refused = issuer.issue("campaign:huge:s3", &PersonId::new("s3").unwrap(), &huge).await.unwrap_err();
+    assert!(refused.to_string().contains("bonus points"), "{refused}");
 }

@@ -94,35 +94,12 @@ fn model_path(ctx: &Context) -> anyhow::Result<PathBuf> {
     Ok(db.parent().unwrap_or(Path::new(".")).join(MODEL_FILE))
 }
 
-/// `active` / `at risk` / `lapsed` by P(alive).
-pub fn alive_label(p_alive: f64) -> &'static str {
-    if p_alive >= 0.7 {
-        "active"
-    } else if p_alive >= 0.3 {
-        "at risk"
-    } else {
-        "lapsed"
-    }
-}
-
 fn score_row(model: &ClvModel, s: &ClvScore) -> ScoreRow {
     ScoreRow {
         person_id: s.person_id.clone(),
         score: s.clv_fen as f64,
-        label: Some(alive_label(s.p_alive).to_string()),
-        detail: json!({
-            "unit": "fen",
-            "clv_fen": s.clv_fen,
-            "p_alive": s.p_alive,
-            "expected_purchases": s.expected_purchases,
-            "expected_days": model.settings.expected_days,
-            "expected_spend_fen": s.expected_spend_fen,
-            "horizon_months": model.settings.horizon_months,
-            "frequency": s.rfm.frequency,
-            "recency_days": s.rfm.recency,
-            "age_days": s.rfm.age,
-            "as_of": model.as_of,
-        }),
+        label: Some(s.alive_label().to_string()),
+        detail: s.detail(model),
     }
 }
 

@@ -7,9 +7,7 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use super::{Attempt, Envelope};
 
@@ -76,25 +74,9 @@ impl WebhookConfig {
     }
 }
 
-/// The signature header value for `body` signed at `timestamp`.
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// Checks a received signature in constant time (for receivers and tests).
-pub fn verify_signature(secret: &str, timestamp: i64, body: &[u8], signature: &str) -> bool {
-    let Some(hex_sig) = signature.strip_prefix("sha256=") else { return false };
-    let Ok(bytes) = hex::decode(hex_sig) else { return false };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac.verify_slice(&bytes).is_ok()
-}
+// One signing scheme for every webhook Cohort sends (audience exports too):
+// `sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`.
+pub use cohort_audience::webhook::{sign, verify_signature};
 
 /// Posts one message. Never errors: every failure is an [`Attempt`].
 pub(crate) async fn post(client: &reqwest::Client, config: &WebhookConfig, env: &Envelope, now_s: i64) -> Attempt {

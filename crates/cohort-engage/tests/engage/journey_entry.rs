@@ -61,7 +61,8 @@ impl OfferIssuer for Issuer {
             let mut fail = self.fail.lock().unwrap();
             if *fail > 0 {
                 *fail -= 1;
-                return Err(EngageError::OfferNotIssued { person: "x".into(), reason: "loyalty store down".into() });
+                // The store failing (not refusing: a refusal withdraws the message).
+                return Err(EngageError::Corrupt("loyalty: store down".into()));
             }
             let mut issued = self.issued.lock().unwrap();
             if !issued.iter().any(|k| k == key) {

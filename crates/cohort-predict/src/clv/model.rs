@@ -112,6 +112,37 @@ pub struct ClvScore {
     pub clv_fen: i64,
 }
 
+impl ClvScore {
+    /// `active` / `at risk` / `lapsed` by P(alive) (the label `person_scores` keeps).
+    pub fn alive_label(&self) -> &'static str {
+        if self.p_alive >= 0.7 {
+            "active"
+        } else if self.p_alive >= 0.3 {
+            "at risk"
+        } else {
+            "lapsed"
+        }
+    }
+
+    /// What `person_scores` keeps beside the score (`cohort clv fit` and the
+    /// server's training job store the same).
+    pub fn detail(&self, model: &ClvModel) -> serde_json::Value {
+        serde_json::json!({
+            "unit": "fen",
+            "clv_fen": self.clv_fen,
+            "p_alive": self.p_alive,
+            "expected_purchases": self.expected_purchases,
+            "expected_days": model.settings.expected_days,
+            "expected_spend_fen": self.expected_spend_fen,
+            "horizon_months": model.settings.horizon_months,
+            "frequency": self.rfm.frequency,
+            "recency_days": self.rfm.recency,
+            "age_days": self.rfm.age,
+            "as_of": model.as_of,
+        })
+    }
+}
+
 /// A fitted model with its diagnostics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClvModel {
