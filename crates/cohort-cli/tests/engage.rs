@@ -5,6 +5,19 @@
 mod common;
 use common::ok;
 
+/// A campaign spec file: `id`, SMS, 20% control, ¥0.05 a message, the
+/// wake-up targets, with `body` and the `[offer]` table given.
+fn write_spec(dir: &std::path::Path, id: &str, body: &str, offer: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{id}.toml"));
+    let toml = format!(
+        "id = \"{id}\"\nchannel = \"sms\"\ncontrol_bp = 2000\nmessage_cost = 5\n\
+         [template]\nname = \"{id}\"\nbody = \"{body}\"\n[offer]\n{offer}\n[send]\nkind = \"now\"\n\
+         [targets]\nmin_conversion_rate = 0.08\nmin_revenue_to_cost = 3.0\n"
+    );
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
 #[test]
 fn experiment_analyze_and_assign() {
     let dir = tempfile::tempdir().unwrap();
@@ -34,27 +47,7 @@ fn campaign_launch_relaunch_unsubscribe_and_measure() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     std::fs::create_dir_all(&store).unwrap();
-    let spec = dir.path().join("wake.toml");
-    std::fs::write(
-        &spec,
-        r#"
-id = "wake_cli"
-channel = "sms"
-control_bp = 2000
-message_cost = 5
-[template]
-name = "wake"
-body = "{{name}}，好久不见，新品上架啦。回T退订"
-[offer]
-kind = "none"
-[send]
-kind = "now"
-[targets]
-min_conversion_rate = 0.08
-min_revenue_to_cost = 3.0
-"#,
-    )
-    .unwrap();
+    let spec = write_spec(dir.path(), "wake_cli", "{{name}}，好久不见，新品上架啦。回T退订", "kind = \"none\"");
     let contacts = dir.path().join("contacts.csv");
     let mut csv = String::from("person_id,recipient,name,peak_hour\n");
     for i in 1..=40 {
@@ -108,30 +101,12 @@ async fn campaign_coupons_come_from_the_loyalty_store() {
     loyalty.create_template(template).await.unwrap();
     loyalty.close().await;
 
-    let spec = dir.path().join("wake.toml");
-    std::fs::write(
-        &spec,
-        r#"
-id = "wake_coupon"
-channel = "sms"
-control_bp = 1000
-message_cost = 5
-[template]
-name = "wake"
-body = "{{name}}，送您¥{{coupon_amount}}无门槛券，{{expiry}}前有效"
-[offer]
-kind = "coupon"
-template = "WAKE10"
-face_value = 1000
-valid_days = 7
-[send]
-kind = "now"
-[targets]
-min_conversion_rate = 0.08
-min_revenue_to_cost = 3.0
-"#,
-    )
-    .unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "wake_coupon",
+        "{{name}}，送您¥{{coupon_amount}}无门槛券，{{expiry}}前有效",
+        "kind = \"coupon\"\ntemplate = \"WAKE10\"\nface_value = 1000\nvalid_days = 7",
+    );
     let contacts = dir.path().join("contacts.csv");
     let mut csv = String::from("person_id,recipient,name\n");
     for i in 1..=20 {
@@ -186,14 +161,7 @@ fn campaign_to_a_filter_measured_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     ok(&store, &["generate", "--users", "500", "--days", "60"]);
-    let spec = dir.path().join("wake.toml");
-    std::fs::write(
-        &spec,
-        "id = \"wake_store\"\nchannel = \"sms\"\ncontrol_bp = 2000\nmessage_cost = 5\n\
-         [template]\nname = \"wake\"\nbody = \"{{name}}，好久不见\"\n[offer]\nkind = \"none\"\n[send]\nkind = \"now\"\n\
-         [targets]\nmin_conversion_rate = 0.08\nmin_revenue_to_cost = 3.0\n",
-    )
-    .unwrap();
+    let spec = write_spec(dir.path(), "wake_store", "{{name}}，好久不见", "kind = \"none\"");
     let spec = spec.to_str().unwrap();
     // Everyone who ever bought.
     let filter = "count(orders) >= 1";

@@ -416,14 +416,8 @@ pub(crate) async fn profile(
     Path(user): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let (service, pii) = match open(&headers, &s) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let n = match params(query.as_deref()).and_then(|p| number(&p, "events", 20, 200)) {
-        Ok(n) => n,
-        Err(r) => return *r,
-    };
+    let (service, pii) = gate!(open(&headers, &s));
+    let n = gate!(params(query.as_deref()).and_then(|p| number(&p, "events", 20, 200)));
     let Ok(person) = PersonId::new(user.clone()) else { return invalid(format!("invalid user id {user:?}")) };
     // The book answers from memory; only a miss of the book (loading, more
     // events than it keeps) reads the stores, off the async threads.
@@ -444,10 +438,7 @@ pub(crate) async fn profile(
 
 /// `GET /v1/tags`: the rules in force and how many people hold each tag.
 pub(crate) async fn list_tags(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let (service, _) = match open(&headers, &s) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+    let (service, _) = gate!(open(&headers, &s));
     let result = blocking(move || {
         let mut holders: BTreeMap<String, u64> = BTreeMap::new();
         for t in service.tags.person_tags(None)? {
@@ -473,10 +464,7 @@ pub(crate) async fn list_tags(State(s): State<AppState>, headers: HeaderMap) -> 
 
 /// `POST /v1/tags`: create or replace a stored rule.
 pub(crate) async fn put_tag(State(s): State<AppState>, headers: HeaderMap, body: Json<Value>) -> Response {
-    let (service, _) = match open(&headers, &s) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+    let (service, _) = gate!(open(&headers, &s));
     let spec: RuleSpec = match serde_json::from_value(body.0) {
         Ok(spec) => spec,
         Err(e) => return invalid(format!("rule: {e}")),
@@ -510,10 +498,7 @@ pub(crate) async fn put_tag(State(s): State<AppState>, headers: HeaderMap, body:
 
 /// `DELETE /v1/tags/{name}`: delete a stored rule.
 pub(crate) async fn delete_tag(State(s): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> Response {
-    let (service, _) = match open(&headers, &s) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+    let (service, _) = gate!(open(&headers, &s));
     let result = blocking(move || {
         if !service.tags.delete_tag_rule(&name)? {
             return Err(AudienceError::NotFound { what: "stored tag rule", name });
@@ -549,10 +534,7 @@ fn ten() -> usize {
 
 /// `POST /v1/tags/test`: dry-run a condition.
 pub(crate) async fn test_tag(State(s): State<AppState>, headers: HeaderMap, body: Json<Value>) -> Response {
-    let (service, _) = match open(&headers, &s) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+    let (service, _) = gate!(open(&headers, &s));
     let body: TestBody = match serde_json::from_value(body.0) {
         Ok(b) => b,
         Err(e) => return invalid(format!("test: {e}")),
@@ -574,10 +556,7 @@ pub(crate) async fn test_tag(State(s): State<AppState>, headers: HeaderMap, body
 /// the job (`GET /v1/jobs/{id}` shows persons done of the total and, at
 /// the end, what changed); 409 `job_running` while one runs.
 pub(crate) async fn compute_tags(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let (service, _) = match open(&headers, &s) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+    let (service, _) = gate!(open(&headers, &s));
     let Some(analytics) = s.analytics.clone() else {
         return error_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -615,10 +594,7 @@ pub(crate) async fn compute_tags(State(s): State<AppState>, headers: HeaderMap) 
 
 /// `GET /v1/audiences`: saved audiences.
 pub(crate) async fn list_audiences(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let (service, _) = match open(&headers, &s) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+    let (service, _) = gate!(open(&headers, &s));
     match blocking(move || Ok(service.tags.audiences()?)).await {
         Ok(v) => Json(json!({ "audiences": v })).into_response(),
         Err(r) => *r,
@@ -641,10 +617,7 @@ pub(crate) struct CreateBody {
 
 /// `POST /v1/audiences`: save an audience (a static one is evaluated now).
 pub(crate) async fn create_audience(State(s): State<AppState>, headers: HeaderMap, body: Json<Value>) -> Response {
-    let (service, _) = match open(&headers, &s) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+    let (service, _) = gate!(open(&headers, &s));
     let body: CreateBody = match serde_json::from_value(body.0) {
         Ok(b) => b,
         Err(e) => return invalid(format!("audience: {e}")),
@@ -748,10 +721,7 @@ pub(crate) struct PreviewBody {
 /// `POST /v1/audiences/preview`: size, sample and breakdown of an unsaved
 /// filter.
 pub(crate) async fn preview(State(s): State<AppState>, headers: HeaderMap, body: Json<Value>) -> Response {
-    let (service, pii) = match open(&headers, &s) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+    let (service, pii) = gate!(open(&headers, &s));
     let body: PreviewBody = match serde_json::from_value(body.0) {
         Ok(b) => b,
         Err(e) => return invalid(format!("preview: {e}")),
